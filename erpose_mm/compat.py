@@ -1,0 +1,113 @@
+"""Small, named adapters for known breakages of the pinned OpenMMLab stack.
+
+Each adapter is applied by :func:`apply_all` (called from ``erpose_mm/__init__.py``), is
+active only where its upstream problem exists, and says which problem it works around.
+See ``../shared/stack.md`` / ``docs/install.md``.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+import types
+
+import torch
+
+
+def _torch_version() -> tuple:
+    return tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2])
+
+
+def stub_torchvision_if_unusable() -> bool:
+    """mmpose/visualization/simcc_vis.py imports ``torchvision.transforms.ToPILImage`` at
+    module level, so ``import mmpose.visualization`` (and with it the models registry) fails
+    when torchvision is missing or broken (PyPI's torchvision does not load beside the torch
+    2.13 CPU build: "operator torchvision::nms does not exist").
+
+    Only that one name is used (by SimCC heatmap visualisation, which ER-Pose never uses),
+    so when torchvision cannot be imported we register a tiny module that provides it via
+    PIL. A working torchvision is always left alone. Returns True if the stub was installed.
+    """
+    if 'torchvision' in sys.modules:
+        return False
+    if importlib.util.find_spec('torchvision') is not None:
+        try:
+            importlib.import_module('torchvision')
+            return False
+        except Exception:  # broken install: fall through to the stub
+            for name in [m for m in sys.modules if m.startswith('torchvision')]:
+                del sys.modules[name]
+
+    class ToPILImage:
+        """Minimal stand-in for torchvision.transforms.ToPILImage (CHW tensor -> PIL)."""
+
+        def __call__(self, pic):
+            from PIL import Image
+            arr = pic.detach().cpu().numpy() if isinstance(pic, torch.Tensor) else pic
+            if arr.ndim == 3 and arr.shape[0] in (1, 3, 4):
+                arr = arr.transpose(1, 2, 0)
+            if arr.dtype != 'uint8':
+                arr = (arr * 255).clip(0, 255).astype('uint8')
+            return Image.fromarray(arr.squeeze())
+
+    tv = types.ModuleType('torchvision')
+    tv.__version__ = '0.0.0+erpose_mm.stub'
+    tv.__erpose_stub__ = True
+    transforms = types.ModuleType('torchvision.transforms')
+    transforms.ToPILImage = ToPILImage
+    tv.transforms = transforms
+    sys.modules['torchvision'] = tv
+    sys.modules['torchvision.transforms'] = transforms
+    return True
+
+
+def allow_full_checkpoint_loading() -> bool:
+    """torch >= 2.6 defaults ``torch.load(weights_only=True)``; MMEngine checkpoints hold
+    a ``meta``/``message_hub`` with numpy and MMEngine objects, so resume and
+    ``init_model(cfg, ckpt)`` fail with "Weights only load failed".
+
+    MMEngine's own extension point (``CheckpointLoader.register_scheme``) is used to
+    re-register the local-file loader with ``weights_only=False``, i.e. the behaviour those
+    checkpoints were written for. Only local files go through it (the user chose to load
+    them); http/other schemes are untouched. Inactive on torch < 2.6.
+    """
+    if _torch_version() < (2, 6):
+        return False
+    import os.path as osp
+
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    @CheckpointLoader.register_scheme(prefixes='', force=True)
+    def load_from_local(filename, map_location):  # noqa: D401 - mirrors mmengine
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    return True
+
+
+def init_cpu_distributed(launcher: str) -> bool:
+    """MMEngine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and fails on a
+    machine without GPUs. When launched by torchrun on CPU, initialise the gloo process
+    group ourselves; the Runner then skips its own ``init_dist`` (it only initialises when
+    ``not is_distributed()``). Returns True if it initialised the group.
+    """
+    import torch.distributed as dist
+    if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
+        return False
+    if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
+        return False
+    dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                            world_size=int(os.environ['WORLD_SIZE']))
+    return True
+
+
+def cpu_ddp_wrapper_cfg() -> dict:
+    """MMEngine wraps DDP with ``device_ids=[LOCAL_RANK]``, which is invalid for CPU
+    modules; CPU DDP needs ``device_ids=None``."""
+    return dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
+
+
+def apply_all() -> None:
+    stub_torchvision_if_unusable()
+    allow_full_checkpoint_loading()

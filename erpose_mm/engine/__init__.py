@@ -1,0 +1,3 @@
+from .hooks import LastEpochsPipelineSwitchHook
+
+__all__ = ['LastEpochsPipelineSwitchHook']

@@ -1,0 +1,1 @@
+"""Evaluation helpers (Task Alignment Error lives in erpose_mm.evaluation.tae)."""

@@ -1,0 +1,3 @@
+from .erpose_head import ERPoseBranches, ERPoseHead
+
+__all__ = ['ERPoseHead', 'ERPoseBranches']

@@ -1,0 +1,387 @@
+"""ER-Pose head: box-free, keypoint-driven, dual-assignment (MAH + SAH), NMS-free decode."""
+import copy
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import MODELS, TASK_UTILS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+
+from ..layers import ConvBNAct, DWConvBNAct, fuse_conv_bn
+from ..task_modules.oks import keypoints_to_bboxes, pairwise_oks
+
+
+class ERPoseBranches(nn.Module):
+    """One set of per-level prediction branches (used twice: one-to-many and one-to-one).
+
+    Per level and grid cell it predicts a person confidence logit (1), keypoint offsets
+    (2K, relative to the cell centre, in stride units) and keypoint visibility logits (K),
+    plus 4 box distances when ``with_bbox`` (box-driven ablation only).
+
+    The confidence branch uses depthwise-separable convs (as YOLOv10's classification
+    branch); keypoint regression keeps standard 3x3 convs (paper Fig. 3).
+
+    Shapes: list of (B, C_l, H_l, W_l) -> tuple of lists with (B, 1, H_l, W_l),
+    (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or None.
+    """
+
+    def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
+                 conf_channels: int, strides: Sequence[int], with_bbox: bool = False,
+                 bbox_channels: int = 64) -> None:
+        super().__init__()
+        K = num_keypoints
+        self.conf = nn.ModuleList(
+            nn.Sequential(DWConvBNAct(c, c, 3), ConvBNAct(c, conf_channels, 1),
+                          DWConvBNAct(conf_channels, conf_channels, 3),
+                          ConvBNAct(conf_channels, conf_channels, 1),
+                          nn.Conv2d(conf_channels, 1, 1)) for c in in_channels)
+        self.kpt = nn.ModuleList(
+            nn.Sequential(ConvBNAct(c, kpt_channels, 3), ConvBNAct(kpt_channels, kpt_channels, 3),
+                          nn.Conv2d(kpt_channels, 3 * K, 1)) for c in in_channels)
+        self.bbox = nn.ModuleList(
+            nn.Sequential(ConvBNAct(c, bbox_channels, 3), ConvBNAct(bbox_channels, bbox_channels, 3),
+                          nn.Conv2d(bbox_channels, 4, 1)) for c in in_channels) if with_bbox else None
+        for seq, s in zip(self.conf, strides):
+            # YOLOv8 prior: ~5 people per 640x640 image at this level
+            nn.init.constant_(seq[-1].bias, math.log(5 / (640 / s) ** 2))
+        for seq in self.kpt:
+            nn.init.normal_(seq[-1].weight, std=0.01)
+            nn.init.zeros_(seq[-1].bias)
+
+    def forward(self, feats: Sequence[Tensor]):
+        confs = [m(x) for m, x in zip(self.conf, feats)]
+        kpts = [m(x) for m, x in zip(self.kpt, feats)]
+        bboxes = [m(x) for m, x in zip(self.bbox, feats)] if self.bbox is not None else None
+        return confs, kpts, bboxes
+
+
+@MODELS.register_module()
+class ERPoseHead(BaseHead):
+    """ER-Pose prediction head with MAH/SAH dual assignment and NMS-free top-k decoding.
+
+    Args:
+        num_keypoints: K.
+        in_channels: channels of each input level (the neck outputs).
+        featmap_strides: stride of each input level, e.g. (16, 32) for n, (8, 16, 32) else.
+        kpt_channels: hidden width of the keypoint branch. None -> ``max(C_0 // 4, 3K)``.
+        conf_channels: hidden width of the confidence branch. None -> ``C_0``.
+        offset_scale: keypoint = cell centre + offset_scale * offset * stride.
+        metainfo: dataset meta file providing the OKS sigmas.
+        with_one2many: train the one-to-many head (MAH). False = SAH-only ablation.
+        detach_one2one: the SAH sees detached features (YOLOv10): its gradients do not
+            disturb the shared backbone that MAH trains densely.
+        with_bbox: add a box branch + IoU loss (box-driven ablations of Table III).
+        assigner_one2many / assigner_one2one: KeypointDrivenAssigner configs (topk 10 / 1).
+        conf_target: 'hard' (1 at positives, paper Eq. 11) or 'soft' (TAL-style normalised
+            alignment score, an OKS-aware quality target).
+        loss_pose / loss_vis / loss_conf / loss_bbox: loss configs (weights 15 / 1 / 1).
+        one2many_weight: weight of the MAH losses relative to SAH.
+    """
+
+    def __init__(self,
+                 num_keypoints: int = 17,
+                 in_channels: Sequence[int] = (256, 512, 1024),
+                 featmap_strides: Sequence[int] = (8, 16, 32),
+                 kpt_channels: Optional[int] = None,
+                 conf_channels: Optional[int] = None,
+                 offset_scale: float = 2.0,
+                 metainfo: Optional[str] = 'configs/_base_/datasets/coco.py',
+                 with_one2many: bool = True,
+                 detach_one2one: bool = True,
+                 with_bbox: bool = False,
+                 assigner_one2many: ConfigType = dict(type='KeypointDrivenAssigner', topk=10),
+                 assigner_one2one: ConfigType = dict(type='KeypointDrivenAssigner', topk=1),
+                 conf_target: str = 'hard',
+                 loss_pose: ConfigType = dict(type='SmoothOKSLoss', loss_weight=15.0),
+                 loss_vis: ConfigType = dict(type='BCELoss', use_target_weight=True,
+                                             reduction='sum', loss_weight=1.0),
+                 loss_conf: ConfigType = dict(type='BCELoss', use_target_weight=True,
+                                              reduction='sum', loss_weight=1.0),
+                 loss_bbox: ConfigType = dict(type='IoULoss', mode='square', eps=1e-16,
+                                              reduction='sum', loss_weight=5.0),
+                 one2many_weight: float = 1.0,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg)
+        if len(in_channels) != len(featmap_strides):
+            raise ValueError(f'ERPoseHead: {len(in_channels)} input levels but '
+                             f'{len(featmap_strides)} strides')
+        if conf_target not in ('hard', 'soft'):
+            raise ValueError(f"ERPoseHead: conf_target must be 'hard' or 'soft', got {conf_target!r}")
+        self.num_keypoints = num_keypoints
+        self.in_channels = list(in_channels)
+        self.featmap_strides = list(featmap_strides)
+        self.offset_scale = offset_scale
+        self.with_bbox = with_bbox
+        self.detach_one2one = detach_one2one
+        self.conf_target = conf_target
+        self.one2many_weight = one2many_weight
+        kpt_channels = kpt_channels or max(in_channels[0] // 4, 3 * num_keypoints)
+        conf_channels = conf_channels or in_channels[0]
+        branch_args = dict(in_channels=in_channels, num_keypoints=num_keypoints,
+                           kpt_channels=kpt_channels, conf_channels=conf_channels,
+                           strides=featmap_strides, with_bbox=with_bbox)
+        self.one2one = ERPoseBranches(**branch_args)
+        # the one-to-many head is the same architecture, trained with top-k assignment
+        self.one2many = ERPoseBranches(**branch_args) if with_one2many else None
+
+        if metainfo is not None:
+            from mmpose.datasets.datasets.utils import parse_pose_metainfo
+            meta = parse_pose_metainfo(dict(from_file=metainfo))
+            sigmas = meta['sigmas']
+            if len(sigmas) != num_keypoints:
+                raise ValueError(f'ERPoseHead: num_keypoints={num_keypoints} but {metainfo} '
+                                 f'defines {len(sigmas)} keypoints')
+        else:
+            sigmas = np.full(num_keypoints, 0.5 / num_keypoints)
+        self.register_buffer('sigmas', torch.as_tensor(np.asarray(sigmas), dtype=torch.float32),
+                             persistent=False)
+        # the pose loss reads the same sigmas unless it is given its own
+        if isinstance(loss_pose, dict) and loss_pose.get('type') == 'SmoothOKSLoss' and \
+                'sigmas' not in loss_pose and 'metainfo' not in loss_pose:
+            loss_pose = dict(loss_pose, sigmas=list(map(float, sigmas)))
+        self.loss_pose = MODELS.build(loss_pose)
+        self.loss_vis = MODELS.build(loss_vis)
+        self.loss_conf = MODELS.build(loss_conf)
+        self.loss_bbox = MODELS.build(loss_bbox) if with_bbox else None
+        self.assigner_one2one = TASK_UTILS.build(assigner_one2one)
+        self.assigner_one2many = TASK_UTILS.build(assigner_one2many) if with_one2many else None
+        self._prior_cache: Dict[Tuple, Tuple[Tensor, Tensor]] = {}
+
+    # ------------------------------------------------------------------ forward / decode
+    def forward(self, feats: Sequence[Tensor]):
+        """Raw outputs of the one-to-one head (the only branch at inference)."""
+        return self.one2one(self._select(feats))
+
+    def _select(self, feats: Sequence[Tensor]) -> List[Tensor]:
+        feats = list(feats)
+        if len(feats) < len(self.featmap_strides):
+            raise ValueError(f'ERPoseHead expects {len(self.featmap_strides)} feature levels, '
+                             f'got {len(feats)}')
+        return feats[-len(self.featmap_strides):]
+
+    def get_priors(self, sizes: Sequence[Tuple[int, int]], device, dtype) -> Tuple[Tensor, Tensor]:
+        """Cell centres (N, 2) in input pixels and per-cell strides (N,) for all levels."""
+        key = (tuple(map(tuple, sizes)), str(device), dtype)
+        if key not in self._prior_cache or torch.onnx.is_in_onnx_export():
+            priors, strides = [], []
+            for (h, w), s in zip(sizes, self.featmap_strides):
+                ys = (torch.arange(h, device=device, dtype=dtype) + 0.5) * s
+                xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) * s
+                yy, xx = torch.meshgrid(ys, xs, indexing='ij')
+                priors.append(torch.stack([xx.reshape(-1), yy.reshape(-1)], -1))
+                strides.append(torch.full((h * w,), float(s), device=device, dtype=dtype))
+            out = (torch.cat(priors), torch.cat(strides))
+            if torch.onnx.is_in_onnx_export():
+                return out
+            self._prior_cache[key] = out
+        return self._prior_cache[key]
+
+    def decode(self, confs: List[Tensor], kpts: List[Tensor],
+               bboxes: Optional[List[Tensor]] = None) -> Dict[str, Tensor]:
+        """Flatten and decode raw level outputs.
+
+        Returns a dict with ``conf_logits`` (B, N), ``keypoints`` (B, N, K, 2) in input px,
+        ``vis_logits`` (B, N, K), ``priors`` (N, 2), ``strides`` (N,) and, with a box branch,
+        ``bboxes`` (B, N, 4) xyxy in input px.
+        """
+        K = self.num_keypoints
+        B = confs[0].shape[0]
+        sizes = [c.shape[2:] for c in confs]
+        priors, strides = self.get_priors(sizes, confs[0].device, confs[0].dtype)
+        conf = torch.cat([c.flatten(2) for c in confs], 2).reshape(B, -1)
+        raw = torch.cat([k.flatten(2) for k in kpts], 2).permute(0, 2, 1)  # (B, N, 3K)
+        offsets = raw[..., :2 * K].reshape(B, -1, K, 2)
+        keypoints = priors[None, :, None] + offsets * (self.offset_scale * strides[None, :, None, None])
+        out = dict(conf_logits=conf, keypoints=keypoints, vis_logits=raw[..., 2 * K:],
+                   priors=priors, strides=strides)
+        if bboxes is not None:
+            d = torch.cat([b.flatten(2) for b in bboxes], 2).permute(0, 2, 1)
+            d = F.softplus(d) * strides[None, :, None]
+            out['bboxes'] = torch.cat([priors[None] - d[..., :2], priors[None] + d[..., 2:]], -1)
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}):
+        """NMS-free prediction: top-k over SAH confidences (input-image coordinates).
+
+        test_cfg: ``score_thr`` (0.01), ``max_per_img`` (100); for ablations
+        ``branch='one2many'`` with ``nms_thr`` (OKS-NMS) and ``nms_pre``.
+        """
+        if isinstance(feats, list) and feats and isinstance(feats[0], (list, tuple)):
+            raise NotImplementedError('ERPoseHead: flip / multi-scale test is not supported')
+        branch = test_cfg.get('branch', 'one2one')
+        feats = self._select(feats)
+        if branch == 'one2many':
+            if self.one2many is None:
+                raise ValueError("test_cfg.branch='one2many' but the one-to-many head was "
+                                 'removed (switch_to_deploy) or never built')
+            outs = self.decode(*self.one2many(feats))
+        else:
+            outs = self.decode(*self.one2one(feats))
+        dets = self.select_topk(outs, score_thr=test_cfg.get('score_thr', 0.01),
+                                max_per_img=test_cfg.get('max_per_img', 100)
+                                if branch == 'one2one' else test_cfg.get('nms_pre', 1000))
+        results = []
+        for i, det in enumerate(dets):
+            if branch == 'one2many' and test_cfg.get('nms_thr', 1.0) < 1.0:
+                keep = self.oks_nms(det, test_cfg['nms_thr'])[:test_cfg.get('max_per_img', 100)]
+                det = {k: v[keep] for k, v in det.items()}
+            meta = batch_data_samples[i].metainfo if batch_data_samples else {}
+            if 'input_size' in meta:
+                w, h = meta['input_size']
+                det['bboxes'][:, 0::2].clamp_(0, w)
+                det['bboxes'][:, 1::2].clamp_(0, h)
+            inst = InstanceData(
+                keypoints=det['keypoints'], keypoint_scores=det['keypoint_scores'],
+                keypoints_visible=det['keypoint_scores'], bboxes=det['bboxes'],
+                bbox_scores=det['scores'], scores=det['scores'],
+                labels=torch.zeros_like(det['scores'], dtype=torch.long))
+            results.append(inst.numpy())
+        return results
+
+    def select_topk(self, outs: Dict[str, Tensor], score_thr: float = 0.01,
+                    max_per_img: int = 100) -> List[Dict[str, Tensor]]:
+        """Top-k over confidences: the whole post-processing of ER-Pose (no NMS).
+
+        Returns per image a dict with ``scores`` (M,), ``keypoints`` (M, K, 2),
+        ``keypoint_scores`` (M, K) and ``bboxes`` (M, 4) derived from the keypoints
+        (or from the box branch when present), sorted by score.
+        """
+        scores_all = outs['conf_logits'].sigmoid()
+        k = min(max_per_img, scores_all.shape[1])
+        top_scores, top_idx = scores_all.topk(k, dim=1)
+        dets = []
+        for b in range(scores_all.shape[0]):
+            keep = top_idx[b][top_scores[b] > score_thr]
+            kpts = outs['keypoints'][b, keep]
+            kpt_scores = outs['vis_logits'][b, keep].sigmoid()
+            if 'bboxes' in outs:
+                boxes = outs['bboxes'][b, keep]
+            else:
+                boxes = keypoints_to_bboxes(kpts)
+            dets.append(dict(scores=scores_all[b, keep], keypoints=kpts,
+                             keypoint_scores=kpt_scores, bboxes=boxes))
+        return dets
+
+    def oks_nms(self, det: Dict[str, Tensor], thr: float) -> Tensor:
+        """Greedy OKS-NMS (only for the MAH+NMS ablation of Table VII)."""
+        kpts, scores = det['keypoints'], det['scores']
+        if scores.numel() == 0:
+            return torch.zeros(0, dtype=torch.long, device=scores.device)
+        wh = (det['bboxes'][:, 2:] - det['bboxes'][:, :2]).clamp(min=1)
+        areas = wh.prod(-1)
+        order = scores.argsort(descending=True)
+        vis = torch.ones(kpts.shape[:2], device=kpts.device)
+        oks = pairwise_oks(kpts[order], kpts[order], vis, areas[order], self.sigmas)
+        suppressed = torch.zeros(len(order), dtype=torch.bool, device=kpts.device)
+        keep = []
+        for i in range(len(order)):
+            if suppressed[i]:
+                continue
+            keep.append(i)
+            suppressed |= oks[i] > thr
+        return order[torch.tensor(keep, dtype=torch.long, device=kpts.device)]
+
+    # ------------------------------------------------------------------ training
+    def loss(self, feats, batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
+        feats = self._select(feats)
+        losses = self._branch_loss(self.one2one(
+            [f.detach() for f in feats] if self.detach_one2one else feats),
+            batch_data_samples, self.assigner_one2one)
+        if self.one2many is not None:
+            o2m = self._branch_loss(self.one2many(feats), batch_data_samples,
+                                    self.assigner_one2many)
+            for k, v in o2m.items():
+                losses[f'{k}_o2m'] = v * self.one2many_weight if k.startswith('loss') else v
+        return losses
+
+    def _gt_of(self, data_sample, device) -> InstanceData:
+        gt = data_sample.gt_instance_labels
+        gt_k = gt.keypoints.shape[-2] if len(gt) else self.num_keypoints
+        if gt_k != self.num_keypoints:
+            raise ValueError(
+                f"ERPoseHead: image {data_sample.metainfo.get('img_path', '?')} has annotations "
+                f'with {gt_k} keypoints per person but the model predicts '
+                f'num_keypoints={self.num_keypoints}; use a config whose dataset metainfo and '
+                f'head match (e.g. the *_crowdpose-* configs for 14 keypoints)')
+        out = InstanceData()
+        out.keypoints = torch.as_tensor(gt.keypoints, device=device).float().reshape(
+            -1, self.num_keypoints, 2)
+        vis = torch.as_tensor(gt.keypoints_visible, device=device).float()
+        out.keypoints_visible = (vis[..., 0] if vis.dim() == 3 else vis).reshape(-1, self.num_keypoints)
+        out.bboxes = torch.as_tensor(gt.bboxes, device=device).float().reshape(-1, 4)
+        if 'areas' in gt:
+            out.areas = torch.as_tensor(gt.areas, device=device).float().reshape(-1)
+        else:
+            wh = (out.bboxes[:, 2:] - out.bboxes[:, :2]).clamp(min=0)
+            out.areas = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
+        return out
+
+    def _branch_loss(self, raw_outs, batch_data_samples, assigner) -> dict:
+        outs = self.decode(*raw_outs)
+        conf_logits, keypoints, vis_logits = outs['conf_logits'], outs['keypoints'], outs['vis_logits']
+        B, N = conf_logits.shape
+        device = conf_logits.device
+        conf_target = conf_logits.new_zeros(B, N)
+        conf_weight = conf_logits.new_ones(B, N)
+        pos_pred, pos_vis_logit, pos_gt, pos_gt_vis, pos_area = [], [], [], [], []
+        pos_box, pos_gt_box = [], []
+        scores = conf_logits.detach().sigmoid()
+        for b, ds in enumerate(batch_data_samples):
+            gt = self._gt_of(ds, device)
+            pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
+                                scores=scores[b], keypoints=keypoints[b].detach())
+            if self.with_bbox:
+                pred.bboxes = outs['bboxes'][b].detach()
+            res = assigner.assign(pred, gt, self.sigmas)
+            pos = res['gt_inds'] >= 0
+            inds = res['gt_inds'][pos]
+            conf_weight[b, res['ignore_mask']] = 0
+            if self.conf_target == 'hard':
+                conf_target[b, pos] = 1.0
+            else:
+                # TAL-style: align / max align of that person * max quality of that person
+                align, qual = res['align'][pos], res['quality'][pos]
+                G = len(gt)
+                max_align = align.new_zeros(G).scatter_reduce(0, inds, align, 'amax')
+                max_qual = qual.new_zeros(G).scatter_reduce(0, inds, qual, 'amax')
+                conf_target[b, pos] = align / max_align[inds].clamp(min=1e-9) * max_qual[inds]
+            pos_pred.append(keypoints[b, pos])
+            pos_vis_logit.append(vis_logits[b, pos])
+            pos_gt.append(gt.keypoints[inds])
+            pos_gt_vis.append(gt.keypoints_visible[inds])
+            pos_area.append(gt.areas[inds])
+            if self.with_bbox:
+                pos_box.append(outs['bboxes'][b, pos])
+                pos_gt_box.append(gt.bboxes[inds])
+
+        pos_pred = torch.cat(pos_pred)
+        pos_gt_vis = torch.cat(pos_gt_vis)
+        num_pos = pos_pred.shape[0]
+        losses = dict()
+        # SmoothOKSLoss averages over positives; with none it returns an exact 0 with a graph
+        losses['loss_pose'] = self.loss_pose(pos_pred, torch.cat(pos_gt), pos_gt_vis,
+                                             torch.cat(pos_area))
+        vis_t = (pos_gt_vis > 0).float()
+        losses['loss_vis'] = self.loss_vis(torch.cat(pos_vis_logit), vis_t,
+                                           torch.ones_like(vis_t)) / max(vis_t.numel(), 1)
+        norm = conf_target.sum().clamp(min=1.0)
+        losses['loss_conf'] = self.loss_conf(conf_logits, conf_target, conf_weight) / norm
+        if self.with_bbox:
+            losses['loss_bbox'] = self.loss_bbox(torch.cat(pos_box), torch.cat(pos_gt_box)) / max(num_pos, 1)
+        losses['num_pos'] = conf_logits.new_tensor(float(num_pos) / max(B, 1))
+        return losses
+
+    # ------------------------------------------------------------------ deploy
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+        """Strip everything inference does not use (MAH) and fold BN into convs."""
+        self.one2many = None
+        self.assigner_one2many = None
+        fuse_conv_bn(self.one2one)

@@ -1,0 +1,57 @@
+"""Pairwise similarity used by the assigner, the loss and the analysis tools."""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+
+def pairwise_oks(pred_kpts: Tensor, gt_kpts: Tensor, gt_vis: Tensor, gt_areas: Tensor,
+                 sigmas: Tensor, eps: float = 1e-9) -> Tensor:
+    """OKS (paper Eq. 2, COCO definition) between every person and every prediction.
+
+    ``OKS = sum_i exp(-d_i^2 / (2 s^2 k_i^2)) [v_i > 0] / sum_i [v_i > 0]`` with
+    ``s^2 = area`` and ``k_i = 2 * sigma_i``, exactly as pycocotools' COCOeval.
+
+    Args:
+        pred_kpts: (N, K, 2) predicted keypoints.
+        gt_kpts: (G, K, 2) ground-truth keypoints.
+        gt_vis: (G, K) visibility (> 0 means labelled).
+        gt_areas: (G,) person areas s^2.
+        sigmas: (K,) per-keypoint sigmas.
+
+    Returns:
+        (G, N) OKS; 0 for a person without labelled keypoints.
+    """
+    k2 = (2 * sigmas.to(pred_kpts)) ** 2  # (K,)
+    d2 = (gt_kpts[:, None] - pred_kpts[None]).pow(2).sum(-1)  # (G, N, K)
+    e = d2 / (2 * k2 * (gt_areas[:, None, None] + eps))
+    mask = (gt_vis > 0).to(pred_kpts)[:, None]  # (G, 1, K)
+    return (torch.exp(-e) * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+def pairwise_bbox_iou(boxes1: Tensor, boxes2: Tensor, eps: float = 1e-9) -> Tensor:
+    """IoU of (G, 4) against (N, 4) xyxy boxes -> (G, N)."""
+    lt = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    a1 = (boxes1[:, 2:] - boxes1[:, :2]).clamp(min=0).prod(-1)
+    a2 = (boxes2[:, 2:] - boxes2[:, :2]).clamp(min=0).prod(-1)
+    return inter / (a1[:, None] + a2[None] - inter + eps)
+
+
+def keypoints_to_bboxes(kpts: Tensor, vis: Optional[Tensor] = None) -> Tensor:
+    """Tight xyxy boxes around keypoints: (..., K, 2) -> (..., 4).
+
+    Keypoints with ``vis <= 0`` are left out when ``vis`` is given (a box with no
+    remaining keypoint falls back to all keypoints).
+    """
+    if vis is None:
+        return torch.cat([kpts.amin(-2), kpts.amax(-2)], -1)
+    m = (vis > 0).unsqueeze(-1)
+    any_m = m.any(-2)
+    big = torch.finfo(kpts.dtype).max
+    lo = torch.where(m, kpts, kpts.new_tensor(big)).amin(-2)
+    hi = torch.where(m, kpts, kpts.new_tensor(-big)).amax(-2)
+    lo = torch.where(any_m, lo, kpts.amin(-2))
+    hi = torch.where(any_m, hi, kpts.amax(-2))
+    return torch.cat([lo, hi], -1)
