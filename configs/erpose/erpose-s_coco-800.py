@@ -1,0 +1,3 @@
+# ER-Pose-s, COCO, 800x800.
+_base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-s.py',
+          './_base_/datasets/coco-800.py']
