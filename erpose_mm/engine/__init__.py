@@ -1,3 +1,3 @@
-from .hooks import LastEpochsPipelineSwitchHook
+from .hooks import KeypointCountCheckHook, LastEpochsPipelineSwitchHook
 
-__all__ = ['LastEpochsPipelineSwitchHook']
+__all__ = ['LastEpochsPipelineSwitchHook', 'KeypointCountCheckHook']

@@ -2,6 +2,7 @@
 from typing import Sequence, Union
 
 from mmdet.engine.hooks import PipelineSwitchHook
+from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
 
@@ -35,3 +36,47 @@ class LastEpochsPipelineSwitchHook(PipelineSwitchHook):
             self.switch_pipeline = runner.cfg[name]
         self.switch_epoch = max(runner.max_epochs - self.num_last_epochs, 0)
         super().before_train_epoch(runner)
+
+
+@HOOKS.register_module()
+class KeypointCountCheckHook(Hook):
+    """Refuse to train / evaluate when a dataset's keypoint count differs from the model's.
+
+    Without it a mismatch surfaces deep inside the loss or pycocotools as a shape error.
+    Checks the dataset's metainfo and the first annotated image of each dataloader.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def _check(self, runner, loader, stage: str) -> None:
+        from mmengine.model import is_model_wrapper
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        head = getattr(model, 'head', None)
+        expected = getattr(head, 'num_keypoints', None)
+        if expected is None or loader is None:
+            return
+        dataset = loader.dataset
+        meta_k = dataset.metainfo.get('num_keypoints')
+        ann_k = None
+        for i in range(min(len(dataset), 50)):
+            info = dataset.get_data_info(i)
+            kpts = info.get('keypoints')
+            if kpts is not None and len(kpts):
+                ann_k = int(kpts.shape[-2])
+                break
+        name = getattr(dataset, 'ann_file', type(dataset).__name__)
+        for what, k in (('dataset metainfo', meta_k), ('annotations', ann_k)):
+            if k is not None and k != expected:
+                raise ValueError(
+                    f'{stage} data {name}: the {what} define {k} keypoints per person but the '
+                    f'model head predicts num_keypoints={expected}. Use a config made for this '
+                    f'dataset (e.g. *_crowdpose-* for 14-keypoint CrowdPose).')
+
+    def before_train(self, runner) -> None:
+        self._check(runner, runner.train_dataloader, 'train')
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_dataloader, 'val')
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_dataloader, 'test')

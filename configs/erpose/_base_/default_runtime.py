@@ -43,6 +43,7 @@ custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, update_buffers=True,
          strict_load=False, priority=49),
     dict(type='SyncBuffersHook'),
+    dict(type='KeypointCountCheckHook'),
 ]
 
 # CPU-safe default; tools/train.py switches to gloo/CPU DDP automatically when needed

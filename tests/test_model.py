@@ -1,0 +1,176 @@
+"""Backbone, neck, head: shapes, parameter counts, dual heads, deploy, decode, losses."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+PAPER_PARAMS = dict(n=2.53e6, s=9.69e6, m=23.36e6, l=39.95e6)
+
+
+def _cfg(scale, dataset='coco-640'):
+    return Config.fromfile(f'configs/erpose/erpose-{scale}_{dataset}.py')
+
+
+@pytest.fixture(scope='module')
+def model_n():
+    torch.manual_seed(0)
+    return MODELS.build(_cfg('n').model)
+
+
+def test_backbone_and_neck_strides():
+    bb = MODELS.build(dict(type='YOLOv8CSPDarknet', deepen_factor=0.33, widen_factor=0.25))
+    neck = MODELS.build(dict(type='YOLOv8PAFPN', in_channels=bb.out_channels,
+                             out_channels=[256, 512, 1024], deepen_factor=0.33,
+                             widen_factor=0.25))
+    feats = neck(bb(torch.zeros(1, 3, 128, 192)))
+    assert [f.shape[1] for f in feats] == [64, 128, 256]
+    assert [tuple(f.shape[2:]) for f in feats] == [(16, 24), (8, 12), (4, 6)]
+    # two-level variant (top-down stops at P4)
+    neck2 = MODELS.build(dict(type='YOLOv8PAFPN', in_channels=bb.out_channels[1:],
+                              out_channels=[512, 1024], deepen_factor=0.33, widen_factor=0.25))
+    feats2 = neck2(bb(torch.zeros(1, 3, 128, 192))[1:])
+    assert [tuple(f.shape[2:]) for f in feats2] == [(8, 12), (4, 6)]
+
+
+@pytest.mark.parametrize('scale', ['n', 's', 'm', 'l'])
+def test_inference_param_count_matches_paper(scale):
+    model = MODELS.build(_cfg(scale).model)
+    model.head.switch_to_deploy()
+    n = sum(p.numel() for p in model.parameters())
+    assert abs(n / PAPER_PARAMS[scale] - 1) <= 0.03, (scale, n)
+
+
+def test_levels_per_scale_follow_table_v():
+    assert list(_cfg('n').model.head.featmap_strides) == [16, 32]
+    for s in 'sml':
+        assert list(_cfg(s).model.head.featmap_strides) == [8, 16, 32]
+
+
+def test_head_outputs_and_decode(model_n):
+    model = model_n.eval()
+    x = torch.rand(2, 3, 128, 160)
+    feats = model.extract_feat(x)
+    confs, kpts, boxes = model.head.forward(feats)
+    assert boxes is None
+    assert [tuple(c.shape) for c in confs] == [(2, 1, 8, 10), (2, 1, 4, 5)]
+    assert [tuple(k.shape) for k in kpts] == [(2, 51, 8, 10), (2, 51, 4, 5)]
+    out = model.head.decode(confs, kpts)
+    assert out['keypoints'].shape == (2, 8 * 10 + 4 * 5, 17, 2)
+    # zero offsets decode to the cell centre (offsets are relative to the cell, x stride)
+    z = [torch.zeros_like(k) for k in kpts]
+    dec = model.head.decode(confs, z)['keypoints']
+    assert torch.allclose(dec[0, 0, 0], torch.tensor([8.0, 8.0]))       # P4 cell (0,0)
+    assert torch.allclose(dec[0, 80, 0], torch.tensor([16.0, 16.0]))    # P5 cell (0,0)
+    one = [torch.zeros_like(k) for k in kpts]
+    one[1][:, 0] = 1.0  # x offset of keypoint 0 at P5 = 1 -> offset_scale * 32 px
+    dec = model.head.decode(confs, one)['keypoints']
+    assert torch.allclose(dec[0, 80, 0], torch.tensor([16.0 + 2.0 * 32, 16.0]))
+
+
+def test_topk_decode_has_no_duplicates_and_respects_limits(model_n):
+    head = model_n.head
+    B, K = 1, 17
+    confs = [torch.full((B, 1, 8, 10), -10.0), torch.full((B, 1, 4, 5), -10.0)]
+    kpts = [torch.zeros(B, 3 * K, 8, 10), torch.zeros(B, 3 * K, 4, 5)]
+    confs[0][0, 0, 2, 3] = 5.0   # one confident person at P4
+    confs[1][0, 0, 1, 1] = 3.0   # and one at P5
+    outs = head.decode(confs, kpts)
+    det = head.select_topk(outs, score_thr=0.5, max_per_img=100)[0]
+    assert det['scores'].shape == (2,)
+    assert det['scores'][0] > det['scores'][1]
+    assert torch.allclose(det['keypoints'][0, 0], torch.tensor([3.5 * 16, 2.5 * 16]))
+    assert det['bboxes'].shape == (2, 4)
+    det1 = head.select_topk(outs, score_thr=0.0, max_per_img=5)[0]
+    assert det1['scores'].shape == (5,)
+
+
+def _sample(kpts, vis=None, h=128, w=160):
+    kpts = torch.as_tensor(kpts, dtype=torch.float32)
+    G, K = kpts.shape[:2]
+    vis = torch.ones(G, K) if vis is None else torch.as_tensor(vis, dtype=torch.float32)
+    ds = PoseDataSample(metainfo=dict(img_path='img.jpg', input_size=(w, h)))
+    lo = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, 1e9)).amin(1)
+    hi = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, -1e9)).amax(1)
+    bb = torch.cat([lo, hi], -1) if G else torch.zeros(0, 4)
+    bb = torch.where(vis.sum(1, keepdim=True) > 0, bb, torch.tensor([[10.0, 10, 60, 60]]))
+    ds.gt_instance_labels = InstanceData(keypoints=kpts, keypoints_visible=vis, bboxes=bb,
+                                         areas=(bb[:, 2:] - bb[:, :2]).prod(-1))
+    return ds
+
+
+def _person(cx, cy, K=17, s=20.0):
+    g = torch.Generator().manual_seed(int(cx * 7 + cy))
+    return torch.tensor([cx, cy]) + torch.randn(K, 2, generator=g) * s
+
+
+def test_loss_both_heads_and_one_positive_per_person_in_sah(model_n):
+    model = copy.deepcopy(model_n).train()
+    x = torch.rand(2, 3, 128, 160)
+    samples = [_sample(torch.stack([_person(50, 60), _person(110, 60)])),
+               _sample(torch.stack([_person(80, 70)]))]
+    losses = model.loss(x, samples)
+    for k in ('loss_pose', 'loss_vis', 'loss_conf', 'loss_pose_o2m', 'loss_vis_o2m',
+              'loss_conf_o2m'):
+        assert torch.isfinite(losses[k]) and losses[k] > 0, k
+    assert losses['num_pos'].item() == pytest.approx(1.5)       # SAH: 3 people, 2 images
+    assert losses['num_pos_o2m'].item() > 1.5                    # MAH: top-k per person
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total.backward()
+    assert model.head.one2one.kpt[0][-1].weight.grad.abs().sum() > 0
+    assert model.head.one2many.kpt[0][-1].weight.grad.abs().sum() > 0
+
+
+def test_loss_finite_without_positives(model_n):
+    model = copy.deepcopy(model_n).train()
+    x = torch.rand(2, 3, 128, 160)
+    empty = _sample(torch.zeros(0, 17, 2), torch.zeros(0, 17))
+    crowd_only = _sample(torch.zeros(1, 17, 2), torch.zeros(1, 17))   # no labelled keypoints
+    losses = model.loss(x, [empty, crowd_only])
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert torch.isfinite(total)
+    assert losses['loss_pose'].item() == 0 and losses['num_pos'].item() == 0
+    total.backward()
+
+
+def test_keypoint_count_mismatch_is_a_clear_error(model_n):
+    model = copy.deepcopy(model_n).train()
+    ds = _sample(torch.zeros(1, 14, 2) + 50)
+    with pytest.raises(ValueError, match=r'14 keypoints.*num_keypoints=17'):
+        model.loss(torch.rand(1, 3, 128, 160), [ds])
+
+
+def test_switch_to_deploy_strips_mah_and_keeps_predictions(model_n):
+    model = copy.deepcopy(model_n).eval()
+    x = torch.rand(1, 3, 128, 160)
+    ds = PoseDataSample(metainfo=dict(input_size=(160, 128), input_center=np.array([80., 64.]),
+                                      input_scale=np.array([160., 128.])))
+    with torch.no_grad():
+        before = model.predict(x, [copy.deepcopy(ds)])[0].pred_instances
+    model.switch_to_deploy()
+    assert model.head.one2many is None
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.head.modules())
+    with torch.no_grad():
+        after = model.predict(x, [copy.deepcopy(ds)])[0].pred_instances
+    assert len(before) == len(after) > 0
+    np.testing.assert_allclose(before.keypoints, after.keypoints, atol=1e-3)
+    np.testing.assert_allclose(before.bbox_scores, after.bbox_scores, atol=1e-5)
+
+
+def test_box_driven_ablation_head_builds_and_trains():
+    cfg = _cfg('n').model
+    cfg.head.with_bbox = True
+    cfg.head.assigner_one2many = dict(type='KeypointDrivenAssigner', topk=10, metric='iou')
+    cfg.head.assigner_one2one = dict(type='KeypointDrivenAssigner', topk=1, metric='iou')
+    model = MODELS.build(cfg).train()
+    losses = model.loss(torch.rand(1, 3, 128, 160), [_sample(_person(80, 60)[None])])
+    assert 'loss_bbox' in losses and torch.isfinite(losses['loss_bbox'])
+
+
+def test_crowdpose_config_has_14_keypoints():
+    model = MODELS.build(_cfg('n', 'crowdpose-640').model)
+    assert model.head.num_keypoints == 14 and model.head.sigmas.numel() == 14
