@@ -1,0 +1,95 @@
+"""End-to-end: tools/train.py (train + val), resume, tools/test.py, 2-process CPU DDP."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from erpose_mm.datasets import generate_synthetic_coco
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('syn')
+    generate_synthetic_coco(str(root), num_train=8, num_val=4, seed=3, min_size=160,
+                            max_size=224, difficulty='easy', progress=False)
+    return str(root) + '/'
+
+
+def _opts(data_root, epochs, extra=()):
+    return ['--cfg-options', f'data_root={data_root}',
+            f'train_dataloader.dataset.data_root={data_root}',
+            f'val_dataloader.dataset.data_root={data_root}',
+            f'test_dataloader.dataset.data_root={data_root}',
+            f'val_evaluator.ann_file={data_root}annotations/person_keypoints_val.json',
+            f'test_evaluator.ann_file={data_root}annotations/person_keypoints_val.json',
+            'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False', f'train_cfg.max_epochs={epochs}',
+            'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
+            'default_hooks.checkpoint.interval=1', *extra]
+
+
+def _run(args, timeout=600, env=None):
+    e = dict(os.environ, OMP_NUM_THREADS='1', **(env or {}))
+    p = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=e)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    return p.stdout + p.stderr
+
+
+def _ckpt(path):
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def test_train_validate_resume_and_test(tiny_data, tmp_path):
+    work = str(tmp_path / 'work')
+    out = _run([sys.executable, 'tools/train.py', CFG, '--work-dir', work,
+                *_opts(tiny_data, 1)])
+    assert 'coco/AP' in out
+    first = _ckpt(osp.join(work, 'epoch_1.pth'))
+    assert first['meta']['epoch'] == 1 and first['meta']['iter'] == 2
+    for key in ('optimizer', 'param_schedulers', 'ema_state_dict', 'message_hub'):
+        assert key in first, key
+
+    # resume: continue the same run to epoch 3 from its last checkpoint
+    out = _run([sys.executable, 'tools/train.py', CFG, '--work-dir', work, '--resume',
+                *_opts(tiny_data, 3)])
+    assert 'resumed epoch: 1, iter: 2' in out
+    assert 'Epoch(train) [1]' not in out and 'Epoch(train)   [1]' not in out
+    last = _ckpt(osp.join(work, 'epoch_3.pth'))
+    assert last['meta']['epoch'] == 3 and last['meta']['iter'] == 6
+    # the optimizer state continued (AdamW step count), the scheduler advanced
+    step_first = next(iter(first['optimizer']['state'].values()))['step']
+    step_last = next(iter(last['optimizer']['state'].values()))['step']
+    assert float(step_last) == float(step_first) + 4
+    assert last['param_schedulers'][-1]['last_step'] > first['param_schedulers'][-1]['last_step']
+    # EMA weights are carried, not re-initialised
+    ema = {k: v for k, v in last['ema_state_dict'].items() if k.startswith('module.')}
+    assert ema and not all(torch.equal(ema[k], first['ema_state_dict'][k]) for k in ema)
+
+    # evaluation with tools/test.py, dumping the COCO-format predictions
+    out = _run([sys.executable, 'tools/test.py', CFG, osp.join(work, 'epoch_3.pth'),
+                '--work-dir', str(tmp_path / 'test'), '--out-json', str(tmp_path / 'preds'),
+                *_opts(tiny_data, 3)])
+    assert 'coco/AP' in out
+    preds = json.load(open(str(tmp_path / 'preds') + '.keypoints.json'))
+    assert isinstance(preds, list)
+    if preds:
+        assert len(preds[0]['keypoints']) == 17 * 3
+
+
+def test_dist_train_two_processes_on_cpu(tiny_data, tmp_path):
+    work = str(tmp_path / 'dist')
+    out = _run(['bash', 'tools/dist_train.sh', CFG, '2', '--work-dir', work,
+                *_opts(tiny_data, 1, ['train_dataloader.batch_size=2'])],
+               env=dict(PORT='29533', PYTHON=sys.executable))
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    assert 'coco/AP' in out
