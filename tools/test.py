@@ -12,6 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import erpose_mm  # noqa: E402,F401
 from erpose_mm import compat  # noqa: E402
+from erpose_mm.engine.checkpoint import check_checkpoint_fits  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -79,6 +80,7 @@ def main():
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
     runner = Runner.from_cfg(cfg)
+    check_checkpoint_fits(runner.model, args.checkpoint, args.config)
     runner.test()
 
 
