@@ -6,10 +6,13 @@ _base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-n.py',
 input_size = (480, 480)
 data_root = '../shared/data/coco/'
 codec = dict(type='YOLOXPoseAnnotationProcessor', input_size=input_size)
-# no augmentation: the point is to fit these images
+# no augmentation: the point is to fit these images. (A deterministic affine = the same
+# letterbox as the val pipeline's BottomupResize, but it also transforms the annotations.)
 train_pipeline_stage1 = [
     dict(type='LoadImage'),
-    dict(type='BottomupResize', input_size=input_size, pad_val=(114, 114, 114)),
+    dict(type='BottomupRandomAffine', input_size=input_size, shift_prob=0, rotate_prob=0,
+         scale_prob=0, scale_type='long', pad_val=(114, 114, 114), bbox_keep_corner=False,
+         clip_border=True),
     dict(type='FilterAnnotations', by_kpt=False, by_box=True, keep_empty=True),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
