@@ -8,5 +8,6 @@ from . import compat
 compat.apply_all()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration)
+from . import deploy  # noqa: E402,F401  (MMDeploy rewriter hook + inference adapters; lazy, no mmdeploy import)
 
 __version__ = '0.1.0'

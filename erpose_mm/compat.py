@@ -5,6 +5,7 @@ active only where its upstream problem exists, and says which problem it works a
 See ``../shared/stack.md`` / ``docs/install.md``.
 """
 import importlib
+import inspect
 import importlib.util
 import os
 import sys
@@ -108,6 +109,60 @@ def cpu_ddp_wrapper_cfg() -> dict:
     return dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
 
 
+# --------------------------------------------------------------------------- export / inference
+# torch >= 2.9 makes ``torch.onnx.export`` default to the dynamo exporter, which MMDeploy's
+# rewriters (and ``dynamic_axes``) are not written for: MMDeploy 1.3.1's ``torch2onnx`` then
+# fails with ``KeyError: -1`` hiding a dynamo "mismatch between the structure of inputs and
+# dynamic_shapes". ONNX_EXPORT_KWARGS is the ONE place that forces the TorchScript exporter;
+# used by erpose_mm.deploy.export.export_onnx and by the torch.onnx.export function rewriter
+# in erpose_mm.deploy.rewriters (applied around MMDeploy's own export call).
+#
+# fix_opencv_visualizer_radius: MMPose's PoseLocalVisualizer passes radius=np.array([r]) to
+# OpencvBackendVisualizer.draw_circles, which calls int(radius); numpy >= 2.4 refuses int() of
+# a 1-element 1-D array, so every keypoint drawing (inferencer, MMDeploy visualize) crashes.
+
+
+def _onnx_export_kwargs() -> dict:
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        return dict(dynamo=False)
+    return {}
+
+
+#: extra keyword arguments every ``torch.onnx.export`` call of this package passes
+ONNX_EXPORT_KWARGS = _onnx_export_kwargs()
+
+
+def fix_opencv_visualizer_radius() -> bool:
+    """Let ``OpencvBackendVisualizer.draw_circles`` accept a size-1 array radius
+    (numpy >= 2.4). Returns True if the patch was installed (idempotent)."""
+    import numpy as np
+    try:
+        int(np.array([1]))
+        return False  # numpy still converts size-1 arrays: nothing to fix
+    except TypeError:
+        pass
+    try:
+        from mmpose.visualization.opencv_backend_visualizer import OpencvBackendVisualizer
+    except Exception:  # mmpose not importable: nothing to patch
+        return False
+    orig = OpencvBackendVisualizer.draw_circles
+    if getattr(orig, '_erpose_radius_fix', False):
+        return True
+
+    def draw_circles(self, center, radius, face_colors='none', alpha=1.0, **kwargs):
+        if getattr(self, 'backend', 'opencv') == 'opencv':
+            r = np.asarray(radius)
+            if r.size == 1:
+                radius = r.reshape(-1)[0].item()
+        return orig(self, center, radius, face_colors=face_colors, alpha=alpha, **kwargs)
+
+    draw_circles._erpose_radius_fix = True
+    draw_circles.__doc__ = orig.__doc__
+    OpencvBackendVisualizer.draw_circles = draw_circles
+    return True
+
+
 def apply_all() -> None:
     stub_torchvision_if_unusable()
     allow_full_checkpoint_loading()
+    fix_opencv_visualizer_radius()

@@ -234,10 +234,11 @@ class ERPoseHead(BaseHead):
                 keep = self.oks_nms(det, test_cfg['nms_thr'])[:test_cfg.get('max_per_img', 100)]
                 det = {k: v[keep] for k, v in det.items()}
             meta = batch_data_samples[i].metainfo if batch_data_samples else {}
-            if 'input_size' in meta:
-                w, h = meta['input_size']
-                det['bboxes'][:, 0::2].clamp_(0, w)
-                det['bboxes'][:, 1::2].clamp_(0, h)
+            region = self._image_region(meta)
+            if region is not None:
+                x0, y0, x1, y1 = region
+                det['bboxes'][:, 0::2].clamp_(x0, x1)
+                det['bboxes'][:, 1::2].clamp_(y0, y1)
             inst = InstanceData(
                 keypoints=det['keypoints'], keypoint_scores=det['keypoint_scores'],
                 keypoints_visible=det['keypoint_scores'], bboxes=det['bboxes'],
@@ -246,29 +247,110 @@ class ERPoseHead(BaseHead):
             results.append(inst.numpy())
         return results
 
+    @staticmethod
+    def _image_region(meta: dict) -> Optional[Tuple[float, float, float, float]]:
+        """Box-clipping region in input pixels: the part of the network input covered
+        by the image (``BottomupResize`` centres it and pads around it), so that boxes
+        mapped back to the original image stay inside it; without the resize metainfo,
+        the whole input."""
+        if 'input_size' not in meta:
+            return None
+        w, h = (float(v) for v in meta['input_size'])
+        if all(k in meta for k in ('input_center', 'input_scale', 'ori_shape')):
+            c = np.asarray(meta['input_center'], np.float64)
+            s = np.asarray(meta['input_scale'], np.float64)
+            oh, ow = meta['ori_shape'][:2]
+            lo = (0.0 - (c - 0.5 * s)) / s * (w, h)
+            hi = (np.array([ow, oh], np.float64) - (c - 0.5 * s)) / s * (w, h)
+            return (max(lo[0], 0.0), max(lo[1], 0.0), min(hi[0], w), min(hi[1], h))
+        return (0.0, 0.0, w, h)
+
     def select_topk(self, outs: Dict[str, Tensor], score_thr: float = 0.01,
                     max_per_img: int = 100) -> List[Dict[str, Tensor]]:
         """Top-k over confidences: the whole post-processing of ER-Pose (no NMS).
 
         Returns per image a dict with ``scores`` (M,), ``keypoints`` (M, K, 2),
         ``keypoint_scores`` (M, K) and ``bboxes`` (M, 4) derived from the keypoints
-        (or from the box branch when present), sorted by score.
+        (or from the box branch when present), sorted by score. Candidates with a score
+        ``<= score_thr`` are dropped. The selection itself is :meth:`batched_topk`, which
+        the ONNX export uses unchanged.
         """
-        scores_all = outs['conf_logits'].sigmoid()
-        k = min(max_per_img, scores_all.shape[1])
-        top_scores, top_idx = scores_all.topk(k, dim=1)
-        dets = []
-        for b in range(scores_all.shape[0]):
-            keep = top_idx[b][top_scores[b] > score_thr]
-            kpts = outs['keypoints'][b, keep]
-            kpt_scores = outs['vis_logits'][b, keep].sigmoid()
-            if 'bboxes' in outs:
-                boxes = outs['bboxes'][b, keep]
-            else:
-                boxes = keypoints_to_bboxes(kpts)
-            dets.append(dict(scores=scores_all[b, keep], keypoints=kpts,
-                             keypoint_scores=kpt_scores, bboxes=boxes))
-        return dets
+        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=False)
+        keys = ('scores', 'keypoints', 'keypoint_scores', 'bboxes')
+        return [{k: top[k][b][top['valid'][b]] for k in keys}
+                for b in range(top['scores'].shape[0])]
+
+    def batched_topk(self, outs: Dict[str, Tensor], score_thr: float = 0.01,
+                     max_per_img: int = 100, pad: Optional[bool] = None) -> Dict[str, Tensor]:
+        """Fixed-shape top-k selection shared by :meth:`select_topk` (PyTorch) and the
+        exported graph (:meth:`export_predict`).
+
+        Args:
+            outs: output of :meth:`decode`.
+            score_thr: candidates with ``score <= score_thr`` are marked invalid.
+            max_per_img: k.
+            pad: append ``max_per_img`` dummy candidates (score 0) before the top-k, so
+                that k = max_per_img is valid for any number of candidates N (exported
+                graphs with dynamic input sizes). Default: only while exporting to ONNX.
+                Without padding k = min(max_per_img, N).
+
+        Returns:
+            dict of batched tensors sorted by score: ``scores`` (B, k), ``keypoints``
+            (B, k, K, 2), ``keypoint_scores`` (B, k, K), ``bboxes`` (B, k, 4) and
+            ``valid`` (B, k) bool (``score > score_thr``).
+        """
+        if pad is None:
+            pad = torch.onnx.is_in_onnx_export()
+        conf = outs['conf_logits']                  # (B, N)
+        kpts = outs['keypoints'].flatten(2)         # (B, N, 2K)
+        vis = outs['vis_logits']                    # (B, N, K)
+        boxes = outs.get('bboxes')                  # (B, N, 4) or None
+        if pad:
+            # dummy candidates: logit -1e4 -> score exactly 0 after the sigmoid
+            def padded(t: Tensor, value: float) -> Tensor:
+                filler = torch.full_like(t[:, :1], value)
+                return torch.cat([t, filler.expand(-1, max_per_img, *t.shape[2:])], 1)
+
+            conf, kpts, vis = padded(conf, -1e4), padded(kpts, 0.), padded(vis, -1e4)
+            if boxes is not None:
+                boxes = padded(boxes, 0.)
+            k = max_per_img
+        else:
+            k = min(max_per_img, conf.shape[1])
+        top_scores, top_idx = conf.sigmoid().topk(k, dim=1)
+        idx = top_idx.unsqueeze(-1)
+
+        def take(t: Tensor) -> Tensor:  # (B, N, C) -> (B, k, C)
+            return t.gather(1, idx.expand(-1, -1, t.shape[-1]))
+
+        keypoints = take(kpts)
+        keypoints = keypoints.reshape(keypoints.shape[0], keypoints.shape[1], -1, 2)
+        keypoint_scores = take(vis).sigmoid()
+        bboxes = take(boxes) if boxes is not None else keypoints_to_bboxes(keypoints)
+        return dict(scores=top_scores, keypoints=keypoints, keypoint_scores=keypoint_scores,
+                    bboxes=bboxes, valid=top_scores > score_thr)
+
+    def export_predict(self, feats: Sequence[Tensor], score_thr: float = 0.01,
+                       max_per_img: int = 100) -> Tuple[Tensor, Tensor]:
+        """Deployment output (ONNX / MMDeploy): SAH branch, decode and top-k, no NMS.
+
+        Returns fixed-shape tensors in input-image (network input) pixels:
+
+        - ``dets`` (B, max_per_img, 5): x1, y1, x2, y2 (tight box around the keypoints,
+          not clipped), score;
+        - ``keypoints`` (B, max_per_img, K, 3): x, y, keypoint score.
+
+        Rows are sorted by score. Rows with ``score <= score_thr`` are padding: their
+        score and keypoint scores are set to 0 (MMDeploy's pose-detection backend model
+        and ``onnx_runner`` drop rows with score 0).
+        """
+        outs = self.decode(*self.one2one(self._select(feats)))
+        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=True)
+        valid = top['valid'].to(top['scores'].dtype)
+        dets = torch.cat([top['bboxes'], (top['scores'] * valid).unsqueeze(-1)], -1)
+        kpt_scores = top['keypoint_scores'] * valid.unsqueeze(-1)
+        keypoints = torch.cat([top['keypoints'], kpt_scores.unsqueeze(-1)], -1)
+        return dets, keypoints
 
     def oks_nms(self, det: Dict[str, Tensor], thr: float) -> Tensor:
         """Greedy OKS-NMS (only for the MAH+NMS ablation of Table VII)."""

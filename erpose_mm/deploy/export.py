@@ -1,0 +1,295 @@
+"""Plain ``torch.onnx`` export of ER-Pose (no MMDeploy needed) and shared export helpers.
+
+The exported graph takes the *preprocessed* image -- exactly what MMPose's
+``PoseDataPreprocessor`` produces: float32 NCHW, RGB, ``(img - mean) / std`` (for the
+ER-Pose configs: ``img / 255``), letterboxed by ``BottomupResize`` -- and returns
+
+* ``dets`` (B, N, 5): x1, y1, x2, y2, score (N = ``max_per_img``);
+* ``keypoints`` (B, N, K, 3): x, y, keypoint score;
+
+in network-input pixels, sorted by score; rows with ``score <= score_thr`` are padding
+with score 0 (see :meth:`ERPoseHead.export_predict`). The graph is backbone -> neck ->
+SAH branch -> decode -> top-k: no one-to-many head, no NMS.
+
+The file carries the preprocessing and skeleton it was exported with as ONNX metadata
+(key ``erpose``, JSON) so that :mod:`erpose_mm.deploy.onnx_runner` needs nothing else.
+"""
+import copy
+import json
+import math
+import os
+import os.path as osp
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..compat import ONNX_EXPORT_KWARGS
+
+META_KEY = 'erpose'
+INPUT_NAMES = ['input']
+OUTPUT_NAMES = ['dets', 'keypoints']
+
+
+def load_config(config):
+    """A config path or ``mmengine.Config`` -> ``mmengine.Config`` (imports erpose_mm)."""
+    import erpose_mm  # noqa: F401  (registers the modules even for a Config object)
+    from mmengine.config import Config
+    if isinstance(config, (str, os.PathLike)):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'model config not found: {config}')
+        return Config.fromfile(str(config))
+    return copy.deepcopy(config)
+
+
+def build_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                deploy: bool = True) -> nn.Module:
+    """Build the ``BottomupPoseEstimator`` of ``config``, load ``checkpoint``, eval mode.
+
+    ``deploy=True`` calls ``model.switch_to_deploy()`` (strips the one-to-many head, fuses
+    BN in the head): the model that is exported and that parity is measured against.
+    """
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+    from mmpose.registry import MODELS
+    cfg = load_config(config)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    model.cfg = cfg
+    model.eval()
+    if deploy and callable(getattr(model, 'switch_to_deploy', None)):
+        model.switch_to_deploy()
+    return model.to(device)
+
+
+class ERPoseExportModule(nn.Module):
+    """``preprocessed image -> (dets, keypoints)``; the graph that is exported."""
+
+    def __init__(self, model: nn.Module, score_thr: float = 0.01, max_per_img: int = 100):
+        super().__init__()
+        self.model = model
+        self.score_thr = float(score_thr)
+        self.max_per_img = int(max_per_img)
+
+    def forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        feats = self.model.extract_feat(inputs)
+        return self.model.head.export_predict(feats, self.score_thr, self.max_per_img)
+
+
+def _find_transform(pipeline, type_name):
+    for t in pipeline or []:
+        if t.get('type') in (type_name, f'mmpose.{type_name}'):
+            return t
+    return None
+
+
+def runner_metadata(cfg, input_size: Sequence[int], score_thr: float, max_per_img: int,
+                    dynamic: bool) -> dict:
+    """What :mod:`onnx_runner` needs to reproduce the MMPose test pipeline."""
+    from mmpose.apis.inference import dataset_meta_from_config
+    dp = cfg.model.get('data_preprocessor', {}) or {}
+    pipeline = None
+    for loader in ('test_dataloader', 'val_dataloader'):
+        if loader in cfg:
+            pipeline = cfg[loader].dataset.pipeline
+            break
+    resize = _find_transform(pipeline, 'BottomupResize') or {}
+    pad_val = resize.get('pad_val', (0, 0, 0))
+    if isinstance(pad_val, (int, float)):
+        pad_val = (pad_val, ) * 3
+    meta = dataset_meta_from_config(cfg, dataset_mode='test') or \
+        dataset_meta_from_config(cfg, dataset_mode='train') or {}
+
+    def tolist(x):
+        return [tolist(v) for v in x] if hasattr(x, '__len__') and not isinstance(x, str) \
+            else (x.item() if hasattr(x, 'item') else x)
+
+    num_kpts = int(cfg.model.head.get('num_keypoints', 17))
+    names = meta.get('keypoint_id2name', {})
+    return dict(
+        format=1,
+        input_size=[int(input_size[0]), int(input_size[1])],  # (w, h)
+        dynamic=bool(dynamic),
+        mean=[float(v) for v in dp.get('mean', None) or (0., 0., 0.)],
+        std=[float(v) for v in dp.get('std', None) or (1., 1., 1.)],
+        bgr_to_rgb=bool(dp.get('bgr_to_rgb', False) or dp.get('rgb_to_bgr', False)),
+        pad_size_divisor=int(dp.get('pad_size_divisor', 1)),
+        resize=dict(type='BottomupResize', size_factor=int(resize.get('size_factor', 32)),
+                    resize_mode=resize.get('resize_mode', 'fit'),
+                    use_udp=bool(resize.get('use_udp', False)),
+                    aug_scales=resize.get('aug_scales', None),
+                    pad_val=[float(v) for v in pad_val]),
+        score_thr=float(score_thr),
+        max_per_img=int(max_per_img),
+        num_keypoints=num_kpts,
+        keypoint_names=[names.get(i, str(i)) for i in range(num_kpts)],
+        skeleton_links=tolist(meta.get('skeleton_links', [])),
+        skeleton_link_colors=tolist(meta.get('skeleton_link_colors', [])),
+        keypoint_colors=tolist(meta.get('keypoint_colors', [])),
+        dataset_name=meta.get('dataset_name', ''),
+    )
+
+
+def add_runner_metadata(onnx_file: str, meta: dict) -> None:
+    """Store ``meta`` as JSON under the ONNX metadata key ``erpose`` (in place)."""
+    import onnx
+    model = onnx.load(onnx_file)
+    props = [p for p in model.metadata_props if p.key != META_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(props)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(meta)
+    onnx.save(model, onnx_file)
+
+
+def export_onnx(config, checkpoint: Optional[str], out_file: str,
+                input_size: Tuple[int, int] = (640, 640), dynamic: bool = False,
+                score_thr: float = 0.01, max_per_img: int = 100, opset: int = 11) -> str:
+    """Export ER-Pose to ONNX with plain ``torch.onnx`` (TorchScript exporter).
+
+    Args:
+        config: model config path or ``mmengine.Config``.
+        checkpoint: checkpoint path (None: the config's initial weights).
+        out_file: path of the ``.onnx`` file to write.
+        input_size: (w, h) of the network input, multiples of 32 (the ``BottomupResize``
+            ``input_size`` of the config, 640 for the COCO-640 configs).
+        dynamic: dynamic batch, height and width (the traced size is only an example;
+            any multiple of 32 works, e.g. a 640 export runs on 800x800).
+        score_thr: rows with ``score <= score_thr`` get score 0 (padding).
+        max_per_img: N, the fixed number of output rows per image.
+        opset: ONNX opset (11 = MMDeploy's default).
+
+    Returns:
+        ``out_file``.
+    """
+    w, h = int(input_size[0]), int(input_size[1])
+    if w % 32 or h % 32:
+        raise ValueError(f'export_onnx: input_size {input_size} must be multiples of 32')
+    if max_per_img < 1:
+        raise ValueError(f'export_onnx: max_per_img must be >= 1, got {max_per_img}')
+    model = build_model(config, checkpoint, device='cpu', deploy=True)
+    wrapper = ERPoseExportModule(model, score_thr, max_per_img).eval()
+    dummy = torch.rand(1, 3, h, w)
+    dynamic_axes = None
+    if dynamic:
+        dynamic_axes = {'input': {0: 'batch', 2: 'height', 3: 'width'},
+                        'dets': {0: 'batch'}, 'keypoints': {0: 'batch'}}
+    out_dir = osp.dirname(osp.abspath(out_file))
+    os.makedirs(out_dir, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(wrapper, (dummy, ), out_file, input_names=INPUT_NAMES,
+                          output_names=OUTPUT_NAMES, opset_version=opset,
+                          dynamic_axes=dynamic_axes, do_constant_folding=True,
+                          **ONNX_EXPORT_KWARGS)
+    add_runner_metadata(out_file, runner_metadata(model.cfg, (w, h), score_thr, max_per_img,
+                                                  dynamic))
+    import onnx
+    onnx.checker.check_model(out_file)
+    return out_file
+
+
+def _calibration_batch(images, size: int, g: torch.Generator) -> torch.Tensor:
+    """(N, 3, size, size) RGB in [0, 1]: the given images letterboxed like the test
+    pipeline (``BottomupResize``, pad 114), else random textures (smooth noise at several
+    scales plus white noise)."""
+    if images:
+        import cv2
+        import numpy as np
+        from .onnx_runner import bottomup_resize_params, read_image, warp_matrix
+        arrs = []
+        for path in images:
+            img = read_image(str(path))
+            center, scale, padded = bottomup_resize_params(img.shape[1], img.shape[0],
+                                                           (size, size))
+            img = cv2.warpAffine(img, warp_matrix(center, scale, padded), padded,
+                                 flags=cv2.INTER_LINEAR, borderValue=(114, 114, 114))
+            arrs.append(img[..., ::-1].transpose(2, 0, 1).astype(np.float32) / 255)
+        return torch.from_numpy(np.stack(arrs))
+    smooth = torch.cat([
+        F.interpolate(torch.rand(1, 3, size // f, size // f, generator=g), size=(size, size),
+                      mode='bilinear') for f in (64, 16, 4)])
+    return (0.5 * smooth + 0.5 * torch.rand(smooth.shape, generator=g)).clamp(0, 1)
+
+
+def make_random_checkpoint(config, out_file: str, seed: int = 0, conf_std: float = 1.5,
+                           conf_mean: float = -3.0, offset_std: float = 0.5,
+                           calib_images: Optional[Sequence[str]] = None,
+                           calib_sizes: Sequence[int] = (256, ), bn_gamma: float = 0.1) -> str:
+    """Save a random-weight checkpoint whose outputs are *not* degenerate (for tests and
+    benchmarks without trained weights).
+
+    With the default init the features vanish through the random backbone, so every cell
+    gets the same score and keypoints sit on the cell centres. Here convs get He-normal
+    weights, BN gets random affine parameters and running statistics measured on a
+    photo-like random calibration batch, and the last layers of the prediction branches
+    are rescaled on that batch so that confidence logits have mean ``conf_mean`` / std
+    ``conf_std`` and keypoint offsets std ``offset_std`` (stride units).
+
+    Random networks are very sensitive to the input statistics (a bright, flat image can
+    give logits 10x larger than a textured one): pass ``calib_images`` (image paths) and
+    ``calib_sizes`` (network input sizes, multiples of 32) matching how the checkpoint
+    will be run, to keep its scores unsaturated there; the default batch is random
+    textures at 256x256.
+    """
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    cfg = load_config(config)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(cfg.model)).eval()
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.Conv2d):
+                mod.weight.normal_(0, math.sqrt(2.0 / mod.weight[0].numel()), generator=g)
+                if mod.bias is not None:
+                    mod.bias.zero_()
+            elif isinstance(mod, nn.BatchNorm2d):
+                mod.weight.uniform_(0.8 * bn_gamma, 1.2 * bn_gamma, generator=g)
+                mod.bias.normal_(0, 0.1, generator=g)
+        batches = [_calibration_batch(calib_images, int(sz), g) for sz in calib_sizes]
+        branches = [model.head.one2one] + \
+            ([model.head.one2many] if model.head.one2many is not None else [])
+        # BN running statistics = those of the calibration batches (data-dependent init),
+        # so that activations stay O(1) through the random network
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [bn.momentum for bn in bns]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over all calibration batches
+        model.train()
+        for x in batches:
+            feats = model.head._select(model.extract_feat(x))
+            for br in branches:
+                br(feats)
+        model.eval()
+        for bn, m in zip(bns, momenta):
+            bn.momentum = m
+        all_feats = [model.head._select(model.extract_feat(x)) for x in batches]
+        K = model.head.num_keypoints
+        def level_out(seq, lvl):  # last layer's output over all batches, (C, *)
+            return torch.cat([seq[-1](seq[:-1](f[lvl])).transpose(0, 1).flatten(1)
+                              for f in all_feats], 1)
+
+        for br in branches:
+            for lvl in range(len(all_feats[0])):
+                last = br.conf[lvl][-1]
+                last.weight.mul_(conf_std / level_out(br.conf[lvl], lvl).std().clamp(min=1e-12))
+                last.bias.fill_(0)
+                last.bias.add_(conf_mean - level_out(br.conf[lvl], lvl).mean())
+                last = br.kpt[lvl][-1]
+                out = level_out(br.kpt[lvl], lvl)
+                last.weight.mul_(offset_std / out[:2 * K].std().clamp(min=1e-12))
+                last.bias.zero_()
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'seed': seed, 'note': 'random weights (erpose_mm.deploy.export)'}},
+               out_file)
+    return out_file

@@ -1,0 +1,47 @@
+"""MMDeploy function rewriters for ER-Pose (imported only when MMDeploy is installed).
+
+MMDeploy exports a ``BottomupPoseEstimator`` by calling ``model._forward(inputs)``
+(its ``BasePoseEstimator.forward`` rewriter), i.e. ``backbone -> neck -> head.forward``.
+``ERPoseHead.forward`` returns raw per-level maps, so -- like MMDeploy's own RTMO /
+YOLOX-Pose rewriters -- we replace it, inside MMDeploy's ``RewriterContext`` only, by
+:meth:`ERPoseHead.export_predict`: the one-to-one (SAH) branch, the shared decode and
+top-k, and no NMS. Outputs are ``dets`` (B, N, 5) and ``keypoints`` (B, N, K, 3), the
+layout MMDeploy's pose-detection ``End2EndModel.pack_yolox_pose_result`` unpacks.
+
+The second rewriter wraps ``torch.onnx.export`` (which MMDeploy calls inside the same
+context) to pass :data:`~erpose_mm.compat.ONNX_EXPORT_KWARGS` (``dynamo=False``).
+
+This module must be imported before MMDeploy enters its ``RewriterContext``;
+``erpose_mm.deploy`` arranges that (also when MMDeploy is imported after ``erpose_mm``).
+"""
+from mmdeploy.core import FUNCTION_REWRITER
+
+from ..compat import ONNX_EXPORT_KWARGS
+
+
+def _post_processing_params(ctx, head) -> dict:
+    """score_thr / max_per_img for export: the deploy config's
+    ``codebase_config.post_processing`` (``score_threshold`` / ``keep_top_k``) wins,
+    the model's ``test_cfg`` (``score_thr`` / ``max_per_img``) is the fallback."""
+    post = dict(ctx.cfg.get('codebase_config', {}).get('post_processing', None) or {})
+    test_cfg = getattr(head, 'test_cfg', None) or {}
+    score_thr = post.get('score_threshold', test_cfg.get('score_thr', 0.01))
+    max_per_img = post.get('keep_top_k', test_cfg.get('max_per_img', 100))
+    return dict(score_thr=float(score_thr), max_per_img=int(max_per_img))
+
+
+@FUNCTION_REWRITER.register_rewriter(
+    func_name='erpose_mm.models.heads.erpose_head.ERPoseHead.forward')
+def erpose_head__forward(self, feats, *args, **kwargs):
+    """Export-time ``ERPoseHead.forward``: returns ``(dets, keypoints)``."""
+    ctx = FUNCTION_REWRITER.get_context()  # must be called in the rewriter itself
+    return self.export_predict(feats, **_post_processing_params(ctx, self))
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name='torch.onnx.export')
+def torch_onnx__export(*args, **kwargs):
+    """Force the TorchScript exporter (``dynamo=False``) for MMDeploy's export call."""
+    ctx = FUNCTION_REWRITER.get_context()
+    for k, v in ONNX_EXPORT_KWARGS.items():
+        kwargs.setdefault(k, v)
+    return ctx.origin_func(*args, **kwargs)

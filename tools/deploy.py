@@ -1,0 +1,138 @@
+"""Export ER-Pose with MMDeploy (MMDeploy's tools/deploy.py command line, ONNX path).
+
+    python tools/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMG --work-dir DIR --device cpu
+        [--test-img IMG] [--log-level INFO] [--show] [--skip-visualize]
+
+Writes ``DIR/end2end.onnx`` (outputs ``dets`` [B,N,5], ``keypoints`` [B,N,K,3]; no NMS)
+and, unless ``--skip-visualize``, ``DIR/output_onnxruntime.jpg`` and
+``DIR/output_pytorch.jpg`` (the backend model and the PyTorch model on ``--test-img``).
+For a TensorRT deploy config it then builds ``DIR/end2end.engine`` (needs a GPU,
+TensorRT and MMDeploy's TensorRT ops).
+
+Simplified from MMDeploy 1.3.1's tools/deploy.py (which the wheel does not ship): runs in
+one process, ONNX IR only, no partition / calibration / SDK dump. The ER-Pose rewriters
+(``erpose_mm/deploy/rewriters.py``: head -> SAH + decode + top-k, and
+``torch.onnx.export(dynamo=False)``) are registered before the export.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Export ER-Pose to a backend with MMDeploy.')
+    parser.add_argument('deploy_cfg', help='deploy config path (configs/deploy/*.py)')
+    parser.add_argument('model_cfg', help='model config path')
+    parser.add_argument('checkpoint', help='model checkpoint path')
+    parser.add_argument('img', help='image used to convert the model')
+    parser.add_argument('--test-img', default=None,
+                        help='image used to test the model (default: IMG)')
+    parser.add_argument('--work-dir', default=os.getcwd(),
+                        help='the dir to save logs and models')
+    parser.add_argument('--device', default='cpu', help='device used for conversion')
+    parser.add_argument('--log-level', default='INFO',
+                        choices=list(logging._nameToLevel.keys()), help='set log level')
+    parser.add_argument('--show', action='store_true', help='show detection outputs')
+    parser.add_argument('--skip-visualize', action='store_true',
+                        help='do not run and draw the backend and PyTorch models on the '
+                        'test image')
+    parser.add_argument('--dump-info', action='store_true',
+                        help='not supported for ER-Pose (no MMDeploy SDK pipeline)')
+    return parser.parse_args(argv)
+
+
+def _check_file(path, what):
+    if not osp.isfile(path):
+        sys.exit(f'error: {what} not found: {path}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for path, what in ((args.deploy_cfg, 'deploy config'), (args.model_cfg, 'model config'),
+                       (args.checkpoint, 'checkpoint'), (args.img, 'image')):
+        _check_file(path, what)
+    if args.dump_info:
+        sys.exit('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
+
+    import erpose_mm  # noqa: F401  (registers models; installs the rewriter hook)
+    from erpose_mm.deploy import register_mmdeploy_rewriters
+    from erpose_mm.deploy.export import add_runner_metadata, load_config, runner_metadata
+    if not register_mmdeploy_rewriters():
+        sys.exit('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
+
+    from mmdeploy.apis import torch2onnx, visualize_model
+    from mmdeploy.utils import (Backend, get_backend, get_input_shape, get_ir_config,
+                                get_model_inputs, get_root_logger, load_config as
+                                load_deploy_config)
+    logger = get_root_logger()
+    logger.setLevel(args.log_level)
+
+    deploy_cfg, model_cfg = load_deploy_config(args.deploy_cfg, args.model_cfg)
+    backend = get_backend(deploy_cfg)
+    if backend == Backend.TENSORRT:
+        # MMDeploy builds the PyTorch model on the conversion device and refuses 'cpu'
+        # for TensorRT; fail before the (slow) export rather than after it
+        if not str(args.device).startswith('cuda'):
+            sys.exit(f'error: the TensorRT backend ({args.deploy_cfg}) needs a GPU: '
+                     f'--device cuda:0 (got --device {args.device})')
+        from mmdeploy.apis.tensorrt import is_available as trt_is_available
+        if not trt_is_available():
+            sys.exit('error: TensorRT is not available; install TensorRT and build '
+                     "MMDeploy's TensorRT custom ops first")
+    elif backend != Backend.ONNXRUNTIME:
+        sys.exit(f'error: backend {backend.value!r} is not supported by this tool '
+                 '(onnxruntime, tensorrt)')
+    os.makedirs(osp.abspath(args.work_dir), exist_ok=True)
+
+    # ---- PyTorch -> ONNX
+    ir_config = get_ir_config(deploy_cfg)
+    if ir_config.get('type', 'onnx') != 'onnx':
+        sys.exit(f"error: only the ONNX IR is supported, got {ir_config.get('type')!r}")
+    ir_file = osp.join(args.work_dir, ir_config['save_file'])
+    logger.info('torch2onnx start.')
+    torch2onnx(args.img, args.work_dir, ir_config['save_file'], deploy_cfg, model_cfg,
+               args.checkpoint, device=args.device)
+    logger.info(f'torch2onnx success: {ir_file}')
+
+    # runner metadata (preprocessing, skeleton) so that onnx_runner needs only the .onnx
+    post = deploy_cfg.codebase_config.get('post_processing', {})
+    head_test_cfg = model_cfg.model.get('test_cfg', {}) or {}
+    input_shape = get_input_shape(deploy_cfg)
+    codec = model_cfg.get('codec', {})
+    codec = codec[-1] if isinstance(codec, (list, tuple)) else codec
+    input_size = input_shape or codec.get('input_size', (640, 640))
+    dynamic = bool(ir_config.get('dynamic_axes'))
+    add_runner_metadata(ir_file, runner_metadata(
+        load_config(args.model_cfg), input_size,
+        post.get('score_threshold', head_test_cfg.get('score_thr', 0.01)),
+        post.get('keep_top_k', head_test_cfg.get('max_per_img', 100)), dynamic))
+
+    # ---- ONNX -> backend
+    backend_files = [ir_file]
+    if backend == Backend.TENSORRT:
+        from mmdeploy.apis.tensorrt import onnx2tensorrt
+        model_params = get_model_inputs(deploy_cfg)
+        save_file = model_params[0].get('save_file', 'end2end.engine')
+        onnx2tensorrt(args.work_dir, save_file, 0, deploy_cfg, ir_file, device=args.device)
+        backend_files = [osp.join(args.work_dir, save_file)]
+        logger.info(f'onnx2tensorrt success: {backend_files[0]}')
+
+    # ---- visualise backend and PyTorch results
+    if not args.skip_visualize:
+        test_img = args.test_img or args.img
+        _check_file(test_img, 'test image')
+        for name, files, be in ((backend.value, backend_files, backend),
+                                ('pytorch', [args.checkpoint], Backend.PYTORCH)):
+            out = osp.join(args.work_dir, f'output_{name}.jpg')
+            visualize_model(model_cfg, deploy_cfg, files, test_img, args.device,
+                            backend=be, output_file=out, show_result=args.show)
+            logger.info(f'visualize {name} model: {out}')
+    logger.info('All process success.')
+
+
+if __name__ == '__main__':
+    main()
