@@ -1,0 +1,52 @@
+"""Bad and unusual input files shared by the runner and inferencer tests."""
+import os.path as osp
+import struct
+import zlib
+
+import cv2
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO = osp.join(osp.dirname(REPO), 'shared', 'data', 'demo')   # ../shared beside the repo
+DEMO_IMG = osp.join(DEMO, 'human-pose.jpeg')
+
+
+def write_png_bomb(path: str) -> None:
+    """A valid PNG header declaring 100000 x 100000 pixels (beyond OpenCV's limit)."""
+    def chunk(t, d):
+        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+    ihdr = struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0)
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                chunk(b'IDAT', zlib.compress(b'\0' * 100)) + chunk(b'IEND', b''))
+
+
+def make_bad_inputs(d):
+    """Fill the pathlib folder ``d`` with broken, odd-format and extreme inputs."""
+    d.mkdir(exist_ok=True)
+    src = open(DEMO_IMG, 'rb').read()
+    (d / 'truncated.jpg').write_bytes(src[:300])
+    (d / 'corrupt.jpg').write_bytes(bytes(range(256)) * 8)
+    (d / 'notes.txt').write_text('not an image')
+    (d / 'text_named.jpg').write_text('not an image either')
+    (d / 'zero.png').write_bytes(b'')
+    (d / 'garbage.mp4').write_bytes(bytes(range(256)) * 20)
+    write_png_bomb(str(d / 'bomb.png'))
+    (d / 'empty_dir').mkdir()
+    img = cv2.imread(DEMO_IMG)
+    cv2.imwrite(str(d / 'bgr.png'), img)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(d / 'gray.png'), gray)
+    cv2.imwrite(str(d / 'gray_as_bgr.png'), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    cv2.imwrite(str(d / 'rgba.png'), np.dstack([img, np.full(img.shape[:2], 77, np.uint8)]))
+    cv2.imwrite(str(d / 'img16.png'), img.astype(np.uint16) * 257)
+    cv2.imwrite(str(d / 'one.png'), np.full((1, 1, 3), 200, np.uint8))
+    big = cv2.resize(img, (4000, 6000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(d / 'big.jpg'), big, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    mixed = d / 'mixed'
+    mixed.mkdir()
+    cv2.imwrite(str(mixed / 'a.jpg'), img)
+    (mixed / 'b.jpg').write_bytes(src[:300])
+    (mixed / 'README').write_text("no extension: MMPose's own folder listing crashes on it")
+    (mixed / 'readme.md').write_text('ignored')
+    return d
