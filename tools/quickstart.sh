@@ -19,6 +19,9 @@ if [ ! -f "$DATA/annotations/person_keypoints_val.json" ]; then
 fi
 EXTRA=()
 [ -n "${QUICKSTART_EPOCHS:-}" ] && EXTRA=(--cfg-options "train_cfg.max_epochs=$QUICKSTART_EPOCHS")
+# idle OpenMP threads sleep instead of spinning: keeps 2-thread training fast when
+# the machine is busy with other work
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 START=$(date +%s)
 # --resume: re-running the quickstart continues an interrupted run instead of restarting
 "$PY" tools/train.py "$CFG" --work-dir "$WORK" --resume "${EXTRA[@]}"
