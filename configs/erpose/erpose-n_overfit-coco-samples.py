@@ -34,12 +34,12 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'test_coco.json')
 test_evaluator = val_evaluator
 
-max_epochs = 300   # one iteration per epoch
-train_cfg = dict(max_epochs=max_epochs, val_interval=25, dynamic_intervals=None)
+max_epochs = 600   # one iteration per epoch
+train_cfg = dict(max_epochs=max_epochs, val_interval=50, dynamic_intervals=None)
 optim_wrapper = dict(optimizer=dict(lr=0.004))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.05, by_epoch=True, begin=0, end=10),
-    dict(type='CosineAnnealingLR', eta_min=2e-4, by_epoch=True, begin=10, end=max_epochs,
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=10, end=max_epochs,
          T_max=max_epochs - 10),
 ]
 custom_hooks = [
