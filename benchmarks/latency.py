@@ -47,6 +47,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+from worker_rpc import WorkerProxy, serve
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_IMAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'shared', 'data', 'demo', 'demo_mp4_frame000.jpg')
@@ -387,76 +388,16 @@ class PeersWorker:
 
 
 def worker_main(args) -> None:
-    """JSON-lines server on the real stdout; anything the libraries print goes to stderr."""
-    proto = os.fdopen(os.dup(1), 'w')
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    """Peers-venv side: serve the PeersWorker's commands (see worker_rpc)."""
     os.environ.setdefault('YOLO_OFFLINE', '1')
     os.environ.setdefault('YOLO_VERBOSE', 'False')
     w = PeersWorker(args)
-    for line in sys.stdin:
-        msg = json.loads(line)
-        cmd = msg.pop('cmd')
-        try:
-            if cmd == 'quit':
-                break
-            if cmd == 'setup':
-                out = w.setup(**msg)
-            elif cmd == 'run':
-                out = w.cases[msg['key']].run(msg['n'])
-            elif cmd == 'sweep':
-                out = w.sweep(**msg)
-            elif cmd == 'profile':
-                out = w.profile(**msg)
-            elif cmd == 'info':
-                out = w.info()
-            else:
-                raise ValueError(cmd)
-            proto.write(json.dumps(dict(ok=True, out=out)) + '\n')
-        except Exception as e:  # report and keep serving
-            import traceback
-            traceback.print_exc()
-            proto.write(json.dumps(dict(ok=False, err=f'{type(e).__name__}: {e}')) + '\n')
-        proto.flush()
-
-
-class PeerProxy:
-    """Main-process handle on the peers worker (a subprocess of the bench venv python)."""
-
-    def __init__(self, python: str, script: str, log_file: str):
-        env = dict(os.environ)
-        cfg_dir = osp.join(osp.dirname(osp.dirname(python)), 'yolo_config')
-        env.setdefault('YOLO_CONFIG_DIR', cfg_dir)
-        env['YOLO_OFFLINE'] = '1'
-        env.pop('PYTHONPATH', None)
-        self.log = open(log_file, 'w')
-        self.p = subprocess.Popen([python, script, '--worker', 'peers'], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
-                                  cwd=ROOT)
-
-    def call(self, cmd: str, **kw):
-        self.p.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + '\n')
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f'peers worker died (see {self.log.name})')
-        msg = json.loads(line)
-        if not msg['ok']:
-            raise RuntimeError(f'peers worker: {msg["err"]} (see {self.log.name})')
-        return msg['out']
-
-    def close(self):
-        try:
-            self.p.stdin.write(json.dumps(dict(cmd='quit')) + '\n')
-            self.p.stdin.flush()
-            self.p.wait(30)
-        except Exception:
-            self.p.kill()
-        self.log.close()
+    serve(dict(setup=w.setup, run=lambda key, n: w.cases[key].run(n), sweep=w.sweep,
+               profile=w.profile, info=w.info))
 
 
 class RemoteCase(Case):
-    def __init__(self, proxy: PeerProxy, d: dict):
+    def __init__(self, proxy: WorkerProxy, d: dict):
         super().__init__(d['model'], d['runtime'], d['threads'], None, d['info'])
         self.proxy = proxy
 
@@ -1085,8 +1026,8 @@ def main(argv=None):
                 'benchmarks/setup_peers_env.sh; skipping YOLO models')
         else:
             log('[latency] starting peers worker ...')
-            proxy = PeerProxy(args.bench_python, osp.abspath(__file__),
-                              osp.join(args.work_dir, 'peers_worker.log'))
+            proxy = WorkerProxy(args.bench_python, osp.abspath(__file__), 'peers',
+                                osp.join(args.work_dir, 'peers_worker.log'))
             descr = proxy.call('setup', threads=threads, image=args.image,
                                work_dir=osp.join(args.work_dir, 'peers'), eager=not args.no_eager,
                                models=peer_models, conf=args.score_thr)

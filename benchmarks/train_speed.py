@@ -38,6 +38,7 @@ import time
 from typing import Dict, List
 
 import numpy as np
+from worker_rpc import WorkerProxy, serve
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_BENCH_PY = osp.join(ROOT, '.bench_venv', 'bin', 'python')
@@ -426,57 +427,8 @@ class YOLOWorker:
 
 
 def worker_main(kind: str) -> None:
-    proto = os.fdopen(os.dup(1), 'w')
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
     w = ERPoseWorker() if kind == 'erpose' else YOLOWorker()
-    for line in sys.stdin:
-        msg = json.loads(line)
-        cmd = msg.pop('cmd')
-        if cmd == 'quit':
-            break
-        try:
-            out = getattr(w, cmd)(**msg)
-            proto.write(json.dumps(dict(ok=True, out=out)) + '\n')
-        except Exception as e:
-            import traceback
-            traceback.print_exc()
-            proto.write(json.dumps(dict(ok=False, err=f'{type(e).__name__}: {e}')) + '\n')
-        proto.flush()
-
-
-class Proxy:
-    def __init__(self, python: str, kind: str, log_file: str):
-        env = dict(os.environ)
-        env.pop('PYTHONPATH', None)
-        if kind == 'yolo':
-            env.setdefault('YOLO_CONFIG_DIR', osp.join(osp.dirname(osp.dirname(python)),
-                                                       'yolo_config'))
-            env['YOLO_OFFLINE'] = '1'
-        self.log = open(log_file, 'w')
-        self.p = subprocess.Popen([python, osp.abspath(__file__), '--worker', kind],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                  text=True, env=env, cwd=ROOT)
-
-    def call(self, cmd: str, **kw):
-        self.p.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + '\n')
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f'worker died (see {self.log.name})')
-        msg = json.loads(line)
-        if not msg['ok']:
-            raise RuntimeError(f'worker: {msg["err"]} (see {self.log.name})')
-        return msg['out']
-
-    def close(self):
-        try:
-            self.p.stdin.write(json.dumps(dict(cmd='quit')) + '\n')
-            self.p.stdin.flush()
-            self.p.wait(30)
-        except Exception:
-            self.p.kill()
-        self.log.close()
+    serve({name: getattr(w, name) for name in dir(w) if not name.startswith('_')})
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -672,7 +624,8 @@ def main(argv=None):
                     f' skipping {name}')
                 continue
         log(f'[train_speed] setting up {name} ...')
-        proxies[name] = Proxy(py, kind, osp.join(args.work_dir, f'worker_{name}.log'))
+        proxies[name] = WorkerProxy(py, osp.abspath(__file__), kind,
+                                    osp.join(args.work_dir, f'worker_{name}.log'))
         infos[name] = proxies[name].call('setup', model=name, batch=args.batch, people=people,
                                          threads=args.threads, seed=args.seed)
     for name, px in proxies.items():
