@@ -40,13 +40,12 @@ import json
 import os
 import os.path as osp
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+from bench_utils import loadavg, log, med
 from worker_rpc import WorkerProxy, serve
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -62,20 +61,6 @@ SWEEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300)
 
 
 # ----------------------------------------------------------------------------- common helpers
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def loadavg() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return float('nan')
-
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else float('nan')
 
 
 def make_ort_session(path: str, threads: int, profile_prefix: Optional[str] = None):

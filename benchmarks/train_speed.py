@@ -31,13 +31,13 @@ import os
 import os.path as osp
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from typing import Dict, List
 
 import numpy as np
+from bench_utils import loadavg, log, med
 from worker_rpc import WorkerProxy, serve
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -51,20 +51,6 @@ STAGES_ER = ('data', 'backbone_neck_fwd', 'head_fwd', 'assign', 'loss', 'backwar
 STAGES_YOLO = ('data', 'fwd', 'assign', 'loss', 'backward', 'step')
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def loadavg() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return float('nan')
-
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else float('nan')
 
 
 def rss_mb() -> float:
