@@ -18,6 +18,10 @@ def _cfg(scale, dataset='coco-640'):
 
 @pytest.fixture(scope='module')
 def model_n():
+    # module-scoped fixtures are built before the function-scoped registry scope fixture
+    import erpose_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpose')
     torch.manual_seed(0)
     return MODELS.build(_cfg('n').model)
 
@@ -123,6 +127,40 @@ def test_loss_both_heads_and_one_positive_per_person_in_sah(model_n):
     total.backward()
     assert model.head.one2one.kpt[0][-1].weight.grad.abs().sum() > 0
     assert model.head.one2many.kpt[0][-1].weight.grad.abs().sum() > 0
+
+
+def test_share_regression_shares_keypoint_branch_not_confidence(model_n):
+    """share_regression=True (default): one keypoint branch serves MAH and SAH; the
+    confidence branches stay separate; the inference model is the same size either way."""
+    shared = copy.deepcopy(model_n).train()
+    head = shared.head
+    assert head.share_regression
+    assert head.one2many.kpt is head.one2one.kpt
+    assert head.one2many.conf is not head.one2one.conf
+    cfg = copy.deepcopy(_cfg("n").model)
+    cfg.head.share_regression = False
+    separate = MODELS.build(cfg).train()
+    assert separate.head.one2many.kpt is not separate.head.one2one.kpt
+
+    def n_infer(m):
+        m = copy.deepcopy(m)
+        m.head.switch_to_deploy()
+        return sum(p.numel() for p in m.parameters())
+    assert n_infer(shared) == n_infer(separate)
+    assert sum(p.numel() for p in shared.parameters()) < sum(p.numel() for p in separate.parameters())
+
+    x = torch.rand(1, 3, 128, 160)
+    losses = shared.loss(x, [_sample(torch.stack([_person(60, 60)]))])
+    # the SAH pose loss alone reaches the backbone through the shared branch (not detached)
+    shared.zero_grad()
+    losses['loss_pose'].backward(retain_graph=True)
+    assert head.one2one.kpt[0][-1].weight.grad.abs().sum() > 0
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared.backbone.parameters())
+    # ... while the SAH confidence loss stays off the backbone (detached features)
+    shared.zero_grad()
+    losses['loss_conf'].backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in shared.backbone.parameters())
+    assert head.one2one.conf[0][-1].weight.grad.abs().sum() > 0
 
 
 def test_loss_finite_without_positives(model_n):

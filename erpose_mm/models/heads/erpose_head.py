@@ -77,6 +77,12 @@ class ERPoseHead(BaseHead):
         with_one2many: train the one-to-many head (MAH). False = SAH-only ablation.
         detach_one2one: the SAH sees detached features (YOLOv10): its gradients do not
             disturb the shared backbone that MAH trains densely.
+        share_regression: MAH and SAH share the keypoint/visibility (and box) branch; only
+            the confidence branch is duplicated. Both assignments use the same score, so a
+            SAH positive is also a MAH positive with the same regression target: only the
+            confidence targets conflict. Sharing gives the inference branch the dense MAH
+            regression gradients (about topk x more positives) and saves one keypoint
+            branch in training. Inference parameters are unchanged. See docs/design.md.
         with_bbox: add a box branch + IoU loss (box-driven ablations of Table III).
         assigner_one2many / assigner_one2one: KeypointDrivenAssigner configs (topk 10 / 1).
         conf_target: 'hard' (1 at positives, paper Eq. 11) or 'soft' (TAL-style normalised
@@ -95,6 +101,7 @@ class ERPoseHead(BaseHead):
                  metainfo: Optional[str] = 'configs/_base_/datasets/coco.py',
                  with_one2many: bool = True,
                  detach_one2one: bool = True,
+                 share_regression: bool = False,
                  with_bbox: bool = False,
                  assigner_one2many: ConfigType = dict(type='KeypointDrivenAssigner', topk=10),
                  assigner_one2one: ConfigType = dict(type='KeypointDrivenAssigner', topk=1),
@@ -130,6 +137,11 @@ class ERPoseHead(BaseHead):
         self.one2one = ERPoseBranches(**branch_args)
         # the one-to-many head is the same architecture, trained with top-k assignment
         self.one2many = ERPoseBranches(**branch_args) if with_one2many else None
+        self.share_regression = bool(share_regression and with_one2many)
+        if self.share_regression:
+            # the same modules under both prefixes; parameters() de-duplicates them
+            self.one2many.kpt = self.one2one.kpt
+            self.one2many.bbox = self.one2one.bbox
 
         if metainfo is not None:
             from mmpose.datasets.datasets.utils import parse_pose_metainfo
@@ -374,12 +386,17 @@ class ERPoseHead(BaseHead):
     # ------------------------------------------------------------------ training
     def loss(self, feats, batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
         feats = self._select(feats)
-        losses = self._branch_loss(self.one2one(
-            [f.detach() for f in feats] if self.detach_one2one else feats),
-            batch_data_samples, self.assigner_one2one)
+        if self.share_regression:
+            # one regression pass (on the live features) serves both heads
+            o2m_outs = self.one2many(feats)
+            o2o_feats = [f.detach() for f in feats] if self.detach_one2one else feats
+            o2o_outs = ([m(x) for m, x in zip(self.one2one.conf, o2o_feats)],) + o2m_outs[1:]
+        else:
+            o2o_outs = self.one2one([f.detach() for f in feats] if self.detach_one2one else feats)
+            o2m_outs = self.one2many(feats) if self.one2many is not None else None
+        losses = self._branch_loss(o2o_outs, batch_data_samples, self.assigner_one2one)
         if self.one2many is not None:
-            o2m = self._branch_loss(self.one2many(feats), batch_data_samples,
-                                    self.assigner_one2many)
+            o2m = self._branch_loss(o2m_outs, batch_data_samples, self.assigner_one2many)
             for k, v in o2m.items():
                 losses[f'{k}_o2m'] = v * self.one2many_weight if k.startswith('loss') else v
         return losses
