@@ -18,7 +18,9 @@ if [ ! -f "$DATA/annotations/person_keypoints_val.json" ]; then
       --num-train "${QUICKSTART_IMAGES:-600}" --num-val 60 --min-size 256 --max-size 416 --seed 0
 fi
 EXTRA=()
-[ -n "${QUICKSTART_EPOCHS:-}" ] && EXTRA=(--cfg-options "train_cfg.max_epochs=$QUICKSTART_EPOCHS")
+# a different length also moves the end of the cosine schedule (param_scheduler[1])
+[ -n "${QUICKSTART_EPOCHS:-}" ] && EXTRA=(--cfg-options "train_cfg.max_epochs=$QUICKSTART_EPOCHS"
+    "param_scheduler.1.end=$QUICKSTART_EPOCHS" "param_scheduler.1.T_max=$((QUICKSTART_EPOCHS - 1))")
 # idle OpenMP threads sleep instead of spinning: keeps 2-thread training fast when
 # the machine is busy with other work
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
