@@ -163,6 +163,17 @@ def test_share_regression_shares_keypoint_branch_not_confidence(model_n):
     assert head.one2one.conf[0][-1].weight.grad.abs().sum() > 0
 
 
+def test_sah_only_training_reaches_the_backbone():
+    """Without a MAH (Table VII's SAH-only row) the SAH must train the backbone itself."""
+    cfg = copy.deepcopy(_cfg('n').model)
+    cfg.head.with_one2many = False
+    model = MODELS.build(cfg).train()
+    assert model.head.detach_one2one and model.head.one2many is None
+    losses = model.loss(torch.rand(1, 3, 128, 160), [_sample(torch.stack([_person(60, 60)]))])
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
+
+
 def test_loss_finite_without_positives(model_n):
     model = copy.deepcopy(model_n).train()
     x = torch.rand(2, 3, 128, 160)

@@ -76,7 +76,7 @@ class ERPoseHead(BaseHead):
         metainfo: dataset meta file providing the OKS sigmas.
         with_one2many: train the one-to-many head (MAH). False = SAH-only ablation.
         detach_one2one: the SAH sees detached features (YOLOv10): its gradients do not
-            disturb the shared backbone that MAH trains densely.
+            disturb the shared backbone that MAH trains densely. Ignored without a MAH.
         share_regression: MAH and SAH share the keypoint/visibility (and box) branch; only
             the confidence branch is duplicated. Both assignments use the same score, so a
             SAH positive is also a MAH positive with the same regression target: only the
@@ -386,13 +386,16 @@ class ERPoseHead(BaseHead):
     # ------------------------------------------------------------------ training
     def loss(self, feats, batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
         feats = self._select(feats)
+        # SAH sees detached features only beside a MAH; trained alone (SAH-only ablation)
+        # it is the only thing that can train the backbone
+        detach = self.detach_one2one and self.one2many is not None
         if self.share_regression:
             # one regression pass (on the live features) serves both heads
             o2m_outs = self.one2many(feats)
-            o2o_feats = [f.detach() for f in feats] if self.detach_one2one else feats
+            o2o_feats = [f.detach() for f in feats] if detach else feats
             o2o_outs = ([m(x) for m, x in zip(self.one2one.conf, o2o_feats)],) + o2m_outs[1:]
         else:
-            o2o_outs = self.one2one([f.detach() for f in feats] if self.detach_one2one else feats)
+            o2o_outs = self.one2one([f.detach() for f in feats] if detach else feats)
             o2m_outs = self.one2many(feats) if self.one2many is not None else None
         losses = self._branch_loss(o2o_outs, batch_data_samples, self.assigner_one2one)
         if self.one2many is not None:
