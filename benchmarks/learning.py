@@ -636,8 +636,10 @@ class Bench:
             py = self.args.bench_python
             if not osp.isfile(py):
                 return dict(status='not run (no peers venv: bash benchmarks/setup_peers_env.sh)')
+            with self.lock:  # one conversion, also when rows run concurrently (--jobs)
+                data_yaml = coco_to_yolo(self.data_root)
             spec.update(model=row.get('model'), predict=row['predict'], nbs=self.args.yolo_nbs or
-                        self.b['batch'], data_yaml=coco_to_yolo(self.data_root),
+                        self.b['batch'], data_yaml=data_yaml,
                         images=self.val_images())
             if row['kind'] == 'yolo-eval':
                 spec['weights'] = self.results[row['source']]['checkpoint']
