@@ -476,8 +476,11 @@ def worker_mm(spec: dict) -> None:
         result['params'] = sum(p.numel() for p in model.parameters())
         head = getattr(model, 'head', None)
         if getattr(head, 'one2many', None) is not None:
+            # only what the MAH does not share with the SAH (share_regression) goes
+            kept = {id(p) for n, p in model.named_parameters(remove_duplicate=False)
+                    if not n.startswith('head.one2many.')}
             result['params_infer'] = result['params'] - sum(
-                p.numel() for p in head.one2many.parameters())
+                p.numel() for p in head.one2many.parameters() if id(p) not in kept)
         t = time.perf_counter()
         runner.train()
         result.update(train_s=round(timer.train_s, 1), wall_s=round(time.perf_counter() - t, 1),
