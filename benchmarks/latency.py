@@ -296,16 +296,9 @@ class PeersWorker:
         res = {'yolov8n-pose NMS': [], 'yolov8n-pose NMS, 10 cand./person': [],
                'yolo26n-pose top-k filter': []}
         A = 8400
-        for n in counts:
-            # YOLOv8 raw: (1, 4 + 1 + 51, 8400), xywh in input px
-            raw = np.zeros((1, 56, A), np.float32)
-            raw[0, 4] = rng.uniform(0, 0.05, A)
-            idx = rng.choice(A, n, replace=False)
-            wh = rng.uniform(30, 300, (2, n))
-            raw[0, 0:2, idx] = rng.uniform(50, 590, (n, 2))
-            raw[0, 2:4, idx] = wh.T
-            raw[0, 4, idx] = rng.uniform(0.3, 0.99, n)
-            raw[0, 5:, :] = rng.uniform(0, 640, (51, A))
+
+        def time_nms(raw: np.ndarray) -> float:
+            """Median thread time of Ultralytics NMS + rescaling on one raw YOLOv8 output."""
             pred = torch.from_numpy(raw)
             ts = []
             for i in range(iters + 5):
@@ -316,7 +309,19 @@ class PeersWorker:
                 ops.scale_coords((INPUT, INPUT), d[:, 6:].view(-1, 17, 3).clone(), (540, 960))
                 if i >= 5:
                     ts.append(time.thread_time() - t0)
-            res['yolov8n-pose NMS'].append(med(ts))
+            return med(ts)
+
+        for n in counts:
+            # YOLOv8 raw: (1, 4 + 1 + 51, 8400), xywh in input px
+            raw = np.zeros((1, 56, A), np.float32)
+            raw[0, 4] = rng.uniform(0, 0.05, A)
+            idx = rng.choice(A, n, replace=False)
+            wh = rng.uniform(30, 300, (2, n))
+            raw[0, 0:2, idx] = rng.uniform(50, 590, (n, 2))
+            raw[0, 2:4, idx] = wh.T
+            raw[0, 4, idx] = rng.uniform(0.3, 0.99, n)
+            raw[0, 5:, :] = rng.uniform(0, 640, (51, A))
+            res['yolov8n-pose NMS'].append(time_nms(raw))
             # N people, each seen by 10 overlapping anchors (what a trained dense head
             # passes to NMS), capped by the 8400 anchors
             per = 10
@@ -330,17 +335,7 @@ class PeersWorker:
             raw[0, 2:4, idx] = wh * rng.uniform(0.9, 1.1, (m, 2))
             raw[0, 4, idx] = rng.uniform(0.3, 0.99, m)
             raw[0, 5:, :] = rng.uniform(0, 640, (51, A))
-            pred = torch.from_numpy(raw)
-            ts = []
-            for i in range(iters + 5):
-                t0 = time.thread_time()
-                d = unms.non_max_suppression(pred, self.conf, self.iou, None, False, max_det=300,
-                                             nc=1)[0]
-                ops.scale_boxes((INPUT, INPUT), d[:, :4].clone(), (540, 960))
-                ops.scale_coords((INPUT, INPUT), d[:, 6:].view(-1, 17, 3).clone(), (540, 960))
-                if i >= 5:
-                    ts.append(time.thread_time() - t0)
-            res['yolov8n-pose NMS, 10 cand./person'].append(med(ts))
+            res['yolov8n-pose NMS, 10 cand./person'].append(time_nms(raw))
             # YOLO26 end2end: (1, 300, 57) xyxy, conf, cls, kpts
             e2e = np.zeros((1, 300, 57), np.float32)
             e2e[0, :, 4] = rng.uniform(0, 0.05, 300)
