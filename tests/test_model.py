@@ -174,6 +174,23 @@ def test_sah_only_training_reaches_the_backbone():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
 
 
+def test_oks_scale_is_the_bbox_area_by_default(model_n):
+    """The paper's s is sqrt(bbox area); the annotation area (COCO: mask area) is an option."""
+    head = copy.deepcopy(model_n.head)
+    ds = _sample(torch.stack([_person(60, 60)]))
+    bb = ds.gt_instance_labels.bboxes
+    box_area = (bb[:, 2:] - bb[:, :2]).prod(-1)
+    ds.gt_instance_labels.areas = box_area * 0.25          # a mask area much smaller than the box
+    assert head.oks_scale == 'bbox'
+    assert torch.allclose(head._gt_of(ds, 'cpu').areas, box_area)
+    head.oks_scale = 'area'
+    assert torch.allclose(head._gt_of(ds, 'cpu').areas, box_area * 0.25)
+    with pytest.raises(ValueError, match='oks_scale'):
+        cfg = copy.deepcopy(_cfg('n').model)
+        cfg.head.oks_scale = 'mask'
+        MODELS.build(cfg)
+
+
 def test_loss_finite_without_positives(model_n):
     model = copy.deepcopy(model_n).train()
     x = torch.rand(2, 3, 128, 160)

@@ -89,6 +89,12 @@ class ERPoseHead(BaseHead):
             alignment score, an OKS-aware quality target).
         loss_pose / loss_vis / loss_conf / loss_bbox: loss configs (weights 15 / 1 / 1).
         one2many_weight: weight of the MAH losses relative to SAH.
+        oks_scale: where the person scale ``s`` (``s^2`` in the OKS of the assigner and of
+            the Smooth-OKS loss) comes from. ``'bbox'`` (default, the paper: "the square
+            root of the area of the human bounding box"): the area of the (augmented) GT
+            box. ``'area'``: the annotation's ``area`` (COCO: the segmentation area, about
+            0.53 x the box area), the scale the COCO metric uses; falls back to
+            0.53 x box area where a dataset has no areas.
     """
 
     def __init__(self,
@@ -114,6 +120,7 @@ class ERPoseHead(BaseHead):
                  loss_bbox: ConfigType = dict(type='IoULoss', mode='square', eps=1e-16,
                                               reduction='sum', loss_weight=5.0),
                  one2many_weight: float = 1.0,
+                 oks_scale: str = 'bbox',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         if len(in_channels) != len(featmap_strides):
@@ -121,6 +128,9 @@ class ERPoseHead(BaseHead):
                              f'{len(featmap_strides)} strides')
         if conf_target not in ('hard', 'soft'):
             raise ValueError(f"ERPoseHead: conf_target must be 'hard' or 'soft', got {conf_target!r}")
+        if oks_scale not in ('bbox', 'area'):
+            raise ValueError(f"ERPoseHead: oks_scale must be 'bbox' or 'area', got {oks_scale!r}")
+        self.oks_scale = oks_scale
         self.num_keypoints = num_keypoints
         self.in_channels = list(in_channels)
         self.featmap_strides = list(featmap_strides)
@@ -419,10 +429,12 @@ class ERPoseHead(BaseHead):
         vis = torch.as_tensor(gt.keypoints_visible, device=device).float()
         out.keypoints_visible = (vis[..., 0] if vis.dim() == 3 else vis).reshape(-1, self.num_keypoints)
         out.bboxes = torch.as_tensor(gt.bboxes, device=device).float().reshape(-1, 4)
-        if 'areas' in gt:
+        wh = (out.bboxes[:, 2:] - out.bboxes[:, :2]).clamp(min=0)
+        if self.oks_scale == 'bbox':
+            out.areas = wh.prod(-1)
+        elif 'areas' in gt:
             out.areas = torch.as_tensor(gt.areas, device=device).float().reshape(-1)
         else:
-            wh = (out.bboxes[:, 2:] - out.bboxes[:, :2]).clamp(min=0)
             out.areas = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
         return out
 
