@@ -714,6 +714,8 @@ class Bench:
             r = dict(status=f'failed: {str(e).splitlines()[0][:120]}')
         r['name'] = name
         r.setdefault('budget', self.sig)
+        # the code a row was trained with: cached rows survive code changes (--rerun them)
+        r.setdefault('commit', code_version())
         with self.lock:
             self.args.rerun_set.discard(name)
             self.results[name] = r
@@ -730,9 +732,49 @@ class Bench:
         return r
 
 
+def code_version() -> str:
+    """Short git commit of this checkout, '+dirty' when tracked files differ from it."""
+    try:
+        c = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, text=True,
+                           capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
+        return c + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
 # ================================================================================ report
 def fmt(v, nd=3):
     return '-' if v is None else (f'{v:.{nd}f}' if isinstance(v, float) else str(v))
+
+
+def run_time_note(res: dict, ok: List[str]) -> str:
+    """The measured cost of the full run, from the rows' own wall times."""
+    def wall(n):
+        return res[n].get('row_wall_s', res[n]['wall_s'])
+    trained = [n for n in ok if res[n].get('wall_s')]
+    if not trained:
+        return '* Run time: no trained rows yet.'
+    tot = sum(wall(n) for n in trained) / 60
+    er = [wall(n) / 60 for n in trained if ROW_BY_NAME[n]['kind'] == 'mm'
+          and not ROW_BY_NAME[n].get('peer')]
+    er_s = f'ER-Pose rows {min(er):.0f}-{max(er):.0f} min each, ' if er else ''
+    return (f'* Run time, measured (rows\' wall time, training + evaluation): {len(trained)} '
+            f'trained rows, {er_s}{tot:.0f} min in all as they ran here (mostly 2 rows at once '
+            f'with 1 thread each), i.e. about {tot / 2 / 60:.1f} h of wall time with `--jobs 2` on '
+            f'2 cores. `--only` runs a subset; `--quick` is the '
+            f'minutes-long smoke run.')
+
+
+def code_note(res: dict, ok: List[str]) -> str:
+    """Which code (git commit) each row was computed with; rows are cached across commits."""
+    by = {}
+    for n in ok:
+        by.setdefault(res[n].get('commit', 'not recorded (before commit tracking)'), []).append(n)
+    return ('* Code: cached rows are reused across code changes (recompute with `--rerun`); '
+            'rows by the commit they ran at: ' +
+            '; '.join(f"{c}: {', '.join(ns)}" for c, ns in by.items()) + '.')
 
 
 def table_rows(results: dict, names: List[str]) -> List[list]:
@@ -953,9 +995,8 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           f"* Images seen: MMPose's bottom-up training set holds only images with at least one "
           f"annotation (people-free images are dropped); the Ultralytics rows are given the same "
           f"image list, so every row sees the same images per epoch.",
-          '* Expected full-run time on 2 quiet cores: ~3-4 min per ER-Pose row (9 trainings), '
-          '~8-10 min per MMPose peer, ~3-4 min per Ultralytics row, plus ~30 s start-up and '
-          'evaluation per row: about an hour. On a loaded machine it is proportionally longer.',
+          run_time_note(res, ok),
+          code_note(res, ok),
           '',
           '## Reproduce', '', '```bash'] + command_lines(bench.args) + ['```', '',
           'Raw numbers per row (scores, CocoMetric cross-check, epoch times, load averages, '
