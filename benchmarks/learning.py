@@ -992,9 +992,9 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           '(see `docs/train_speed_cpu.md` for speed). The YOLOX-Pose-tiny and RTMO-t steps '
           'cost about 2.4x an ER-Pose-n step at 256 px (measured at a fixed size; bigger models, '
           'plus their multi-scale batches), so they take longer for the same number of images.',
-          f"* Images seen: MMPose's bottom-up training set holds only images with at least one "
-          f"annotation (people-free images are dropped); the Ultralytics rows are given the same "
-          f"image list, so every row sees the same images per epoch.",
+          "* Images seen: MMPose's bottom-up training set holds only images with at least one "
+          "annotation (people-free images are dropped); the Ultralytics rows are given the same "
+          "image list, so every row sees the same images per epoch.",
           run_time_note(res, ok),
           code_note(res, ok),
           '',
