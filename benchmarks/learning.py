@@ -766,8 +766,7 @@ def run_time_note(res: dict, ok: List[str]) -> str:
     return (f'* Run time, measured (rows\' wall time, training + evaluation): {len(trained)} '
             f'trained rows, {er_s}{tot:.0f} min in all as they ran here (mostly 2 rows at once '
             f'with 1 thread each), i.e. about {tot / 2 / 60:.1f} h of wall time with `--jobs 2` on '
-            f'2 cores. `--only` runs a subset; `--quick` is the '
-            f'minutes-long smoke run.')
+            '2 cores. `--only` runs a subset; `--quick` is the minutes-long smoke run.')
 
 
 def code_note(res: dict, ok: List[str]) -> str:
