@@ -16,6 +16,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 from ..layers import ConvBNAct, DWConvBNAct, fuse_conv_bn
 from ..task_modules.oks import keypoints_to_bboxes, pairwise_oks
+from .keypoint_prior import keypoint_offset_prior
 
 
 class ERPoseBranches(nn.Module):
@@ -28,13 +29,16 @@ class ERPoseBranches(nn.Module):
     The confidence branch uses depthwise-separable convs (as YOLOv10's classification
     branch); keypoint regression keeps standard 3x3 convs (paper Fig. 3).
 
+    ``kpt_prior`` (K, 2), optional: initial keypoint offsets (bias of the output layer), in
+    the offset units of :meth:`ERPoseHead.decode`; see :func:`keypoint_offset_prior`.
+
     Shapes: list of (B, C_l, H_l, W_l) -> tuple of lists with (B, 1, H_l, W_l),
     (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or None.
     """
 
     def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
                  conf_channels: int, strides: Sequence[int], with_bbox: bool = False,
-                 bbox_channels: int = 64) -> None:
+                 bbox_channels: int = 64, kpt_prior: Optional[np.ndarray] = None) -> None:
         super().__init__()
         K = num_keypoints
         self.conf = nn.ModuleList(
@@ -54,6 +58,12 @@ class ERPoseBranches(nn.Module):
         for seq in self.kpt:
             nn.init.normal_(seq[-1].weight, std=0.01)
             nn.init.zeros_(seq[-1].bias)
+            if kpt_prior is not None:
+                # offsets start at a mean pose instead of the cell centre (offset channels
+                # are x0, y0, x1, y1, ...; visibility logits stay at 0)
+                with torch.no_grad():
+                    seq[-1].bias[:2 * K].copy_(torch.as_tensor(kpt_prior, dtype=torch.float32)
+                                               .reshape(-1))
 
     def forward(self, feats: Sequence[Tensor]):
         confs = [m(x) for m, x in zip(self.conf, feats)]
@@ -95,6 +105,14 @@ class ERPoseHead(BaseHead):
             box. ``'area'``: the annotation's ``area`` (COCO: the segmentation area, about
             0.53 x the box area), the scale the COCO metric uses; falls back to
             0.53 x box area where a dataset has no areas.
+        kpt_prior_height: initialise the keypoint offsets at a mean standing pose of a
+            person ``kpt_prior_height`` strides tall, centred on the cell (keypoints named
+            in ``metainfo``; unknown names start at the centre). None: all offsets start at
+            0 (the cell centre). The paper leaves the initialisation open; starting from a
+            mean pose keeps the normalised error ``u`` of far keypoints (face, wrists,
+            ankles) out of the flat tail of the Smooth-OKS loss early in training, where
+            from the cell centre their gradient is ~e^-u (docs/design.md). Training-time
+            only: the inference graph and parameter count do not change.
     """
 
     def __init__(self,
@@ -121,6 +139,7 @@ class ERPoseHead(BaseHead):
                                               reduction='sum', loss_weight=5.0),
                  one2many_weight: float = 1.0,
                  oks_scale: str = 'bbox',
+                 kpt_prior_height: Optional[float] = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         if len(in_channels) != len(featmap_strides):
@@ -139,11 +158,24 @@ class ERPoseHead(BaseHead):
         self.detach_one2one = detach_one2one
         self.conf_target = conf_target
         self.one2many_weight = one2many_weight
+        if metainfo is not None:
+            from mmpose.datasets.datasets.utils import parse_pose_metainfo
+            meta = parse_pose_metainfo(dict(from_file=metainfo))
+            sigmas = meta['sigmas']
+            if len(sigmas) != num_keypoints:
+                raise ValueError(f'ERPoseHead: num_keypoints={num_keypoints} but {metainfo} '
+                                 f'defines {len(sigmas)} keypoints')
+            names = [meta['keypoint_id2name'][i] for i in range(num_keypoints)]
+        else:
+            sigmas = np.full(num_keypoints, 0.5 / num_keypoints)
+            names = [''] * num_keypoints
+        kpt_prior = None if kpt_prior_height is None else keypoint_offset_prior(
+            names, kpt_prior_height, offset_scale)
         kpt_channels = kpt_channels or max(in_channels[0] // 4, 3 * num_keypoints)
         conf_channels = conf_channels or in_channels[0]
         branch_args = dict(in_channels=in_channels, num_keypoints=num_keypoints,
                            kpt_channels=kpt_channels, conf_channels=conf_channels,
-                           strides=featmap_strides, with_bbox=with_bbox)
+                           strides=featmap_strides, with_bbox=with_bbox, kpt_prior=kpt_prior)
         self.one2one = ERPoseBranches(**branch_args)
         # the one-to-many head is the same architecture, trained with top-k assignment
         self.one2many = ERPoseBranches(**branch_args) if with_one2many else None
@@ -153,15 +185,6 @@ class ERPoseHead(BaseHead):
             self.one2many.kpt = self.one2one.kpt
             self.one2many.bbox = self.one2one.bbox
 
-        if metainfo is not None:
-            from mmpose.datasets.datasets.utils import parse_pose_metainfo
-            meta = parse_pose_metainfo(dict(from_file=metainfo))
-            sigmas = meta['sigmas']
-            if len(sigmas) != num_keypoints:
-                raise ValueError(f'ERPoseHead: num_keypoints={num_keypoints} but {metainfo} '
-                                 f'defines {len(sigmas)} keypoints')
-        else:
-            sigmas = np.full(num_keypoints, 0.5 / num_keypoints)
         self.register_buffer('sigmas', torch.as_tensor(np.asarray(sigmas), dtype=torch.float32),
                              persistent=False)
         # the pose loss reads the same sigmas unless it is given its own
