@@ -26,6 +26,7 @@ model = dict(
         with_one2many=True,
         detach_one2one=True,
         share_regression=True,     # MAH and SAH share the keypoint branch (docs/design.md)
+        kpt_prior_height=4.0,      # offsets start at a standing pose 4 strides tall (docs/design.md)
         assigner_one2many=dict(type='KeypointDrivenAssigner', topk=10, alpha=0.5, beta=6.0),
         assigner_one2one=dict(type='KeypointDrivenAssigner', topk=1, alpha=0.5, beta=6.0),
         conf_target='hard',
