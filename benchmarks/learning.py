@@ -126,6 +126,9 @@ ROWS = [
     dict(name='oks-area', kind='mm', config=ER_CFG, group='design',
          label="person scale s^2 = annotation (mask) area instead of the box area",
          paper='-', opts={'model.head.oks_scale': 'area'}),
+    dict(name='no-kpt-prior', kind='mm', config=ER_CFG, group='design',
+         label='keypoint offsets start at the cell centre (zero init) instead of a standing pose',
+         paper='-', opts={'model.head.kpt_prior_height': None}),
     dict(name='yoloxpose-tiny', kind='mm', config='mmpose::' + YOLOXPOSE_CFG, peer=True,
          group='MMPose peers', label='YOLOX-Pose-tiny (MMPose 1.3.2 config)', paper='-'),
     dict(name='rtmo-t', kind='mm', config='mmpose::' + RTMO_CFG, peer=True,
@@ -943,6 +946,8 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           '(`model.head.conf_target`).',
           '* `sep-regression` vs `erpose-n` (shared): separate MAH/SAH keypoint branches '
           '(YOLOv10 layout) versus one shared keypoint branch (`model.head.share_regression`).',
+          '* `no-kpt-prior` vs `erpose-n`: keypoint offsets initialised at the cell centre (zero '
+          'init) versus at a standing pose 4 strides tall (`model.head.kpt_prior_height`).',
           '* Peers: same data, input size and number of images seen, each with its own recipe.',
           '* Whatever order comes out is reported as it is; with one seed, a gap of about one '
           'AP point or less is not a result.', '',
