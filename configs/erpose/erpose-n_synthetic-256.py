@@ -53,7 +53,9 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + val_ann)
 test_evaluator = val_evaluator
 
-max_epochs = 10     # 600 images / batch 8 = 75 iterations per epoch, ~1 min each on 2 cores
+# 570 annotated images / batch 8 = 72 iterations per epoch; 20 epochs = 1440 iterations,
+# ~10 min on 2 quiet cores (0.42 s per iteration, validation included)
+max_epochs = 20
 num_last_epochs = 2
 warmup_epochs = 1
 train_cfg = dict(max_epochs=max_epochs, val_interval=5, dynamic_intervals=None)
