@@ -908,7 +908,7 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           f"{b['batch']}, {b['epochs']} epochs of the {n_img_s} annotated train images = "
           f"{'~' if not meta.get('data') else ''}{b['epochs'] * math.ceil(n_img / b['batch'])} "
           f"iterations = {'~' if not meta.get('data') else ''}{b['epochs'] * n_img} "
-          f"images seen, seed {b['seed']}, random init, CPU with {bench.args.threads} threads "
+          f"images seen, seed {b['seed']}, random init, CPU with {bench.args.threads} thread(s) per row "
           f"(`OMP_WAIT_POLICY=PASSIVE`), {b['workers']} data-loader worker(s) for the MMPose rows "
           "(Ultralytics forces 0 on CPU).",
           '* Metric: COCO keypoint AP/AR (pycocotools `COCOeval(iouType="keypoints")`, the '
