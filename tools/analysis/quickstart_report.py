@@ -117,7 +117,8 @@ def main():
         print(f'val {k:<14} : {v:.3f}')
     print(f'checkpoint         : {args.checkpoint}')
     print(f'loss / AP curves   : {curves}')
-    print(f'drawn predictions  : {pred_img} ({n} people with score > 0.3)')
+    who = 'person' if n == 1 else 'people'
+    print(f'drawn predictions  : {pred_img} ({n} {who} with score > 0.3)')
     preds = glob.glob(osp.join(args.work_dir, 'test', 'preds*.json'))
     if preds:
         print(f'COCO results json  : {preds[0]}')
