@@ -252,7 +252,9 @@ def test_keypoint_prior_starts_offsets_at_a_standing_pose():
     def start_offsets(height):
         cfg.head.kpt_prior_height = height
         torch.manual_seed(0)
-        head = MODELS.build(cfg).head.eval()
+        model = MODELS.build(cfg)
+        model.init_weights()           # as the Runner does before training
+        head = model.head.eval()
         with torch.no_grad():
             out = head.decode(*head.one2one(feats))
         rel = out['keypoints'][0] - out['priors'][:, None]              # (N, K, 2) px
