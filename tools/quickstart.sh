@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart: install (if needed), make the built-in synthetic data, train ER-Pose-n on CPU
-# for about 10 minutes (20 epochs = 1440 iterations on 2 quiet cores), evaluate with CocoMetric, plot curves, draw predictions, summarise.
+# for about 10 minutes (20 epochs = 1440 iterations on 2 quiet cores), evaluate with
+# CocoMetric, plot curves, draw predictions, summarise.
 #   bash tools/quickstart.sh [WORK_DIR]      (default work_dirs/quickstart)
 # Env: QUICKSTART_EPOCHS (default from the config), QUICKSTART_IMAGES (train images, 600).
 set -euo pipefail
