@@ -1,3 +1,5 @@
-from .hooks import KeypointCountCheckHook, LastEpochsPipelineSwitchHook
+from .cpu_bf16_optim_wrapper import CPUBF16OptimWrapper, cpu_has_native_bf16
+from .hooks import ChannelsLastHook, KeypointCountCheckHook, LastEpochsPipelineSwitchHook
 
-__all__ = ['LastEpochsPipelineSwitchHook', 'KeypointCountCheckHook']
+__all__ = ['ChannelsLastHook', 'CPUBF16OptimWrapper', 'cpu_has_native_bf16',
+           'LastEpochsPipelineSwitchHook', 'KeypointCountCheckHook']

@@ -1,6 +1,7 @@
 """Training hooks."""
 from typing import Sequence, Union
 
+import torch
 from mmdet.engine.hooks import PipelineSwitchHook
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
@@ -80,3 +81,23 @@ class KeypointCountCheckHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, runner.test_dataloader, 'test')
+
+
+@HOOKS.register_module()
+class ChannelsLastHook(Hook):
+    """Store the model's 4-D weights in ``torch.channels_last`` (NHWC) memory format.
+
+    On CPU, PyTorch's oneDNN convolutions run NHWC natively: a convolution whose weight is
+    channels_last returns a channels_last output, so converting the model once is enough
+    (inputs need no conversion). On the 2-core machine this makes an ER-Pose-n training
+    step at 256 px ~1.3x faster (docs/results.md). Runs before the EMA hook copies the model
+    and converts in place (``param.data``), so the optimiser built earlier keeps its
+    references. State dicts are unaffected in content: checkpoints load into either format.
+    """
+
+    priority = 'HIGH'  # before EMAHook (49) deep-copies the model in before_run
+
+    def before_run(self, runner) -> None:
+        model = runner.model
+        model = getattr(model, 'module', model)
+        model.to(memory_format=torch.channels_last)

@@ -418,7 +418,14 @@ class ERPoseHead(BaseHead):
 
     # ------------------------------------------------------------------ training
     def loss(self, feats, batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
-        feats = self._select(feats)
+        # Under mixed precision (CPUBF16OptimWrapper, AmpOptimWrapper) the head, the
+        # assignment and the losses stay fp32: keypoints decode as cell + offset * stride,
+        # and in bf16 a coordinate near 256 px is only resolved to 1-2 px.
+        feats = [f.float() for f in self._select(feats)]
+        with torch.autocast(feats[0].device.type, enabled=False):
+            return self._loss(feats, batch_data_samples)
+
+    def _loss(self, feats: List[Tensor], batch_data_samples: OptSampleList) -> dict:
         # SAH sees detached features only beside a MAH; trained alone (SAH-only ablation)
         # it is the only thing that can train the backbone
         detach = self.detach_one2one and self.one2many is not None

@@ -1,0 +1,110 @@
+"""Engine parts that change how training runs on a CPU, not what the model computes."""
+import copy
+import types
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import HOOKS, MODELS, OPTIM_WRAPPERS
+
+import erpose_mm  # noqa: F401  (registers the modules)
+from erpose_mm.engine import cpu_has_native_bf16
+
+
+@pytest.fixture(scope='module')
+def quickstart_model():
+    init_default_scope('mmpose')
+    cfg = Config.fromfile('configs/erpose/erpose-n_synthetic-256.py')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
+
+
+def _conv_weights(model):
+    return [p for p in model.parameters() if p.dim() == 4]
+
+
+def test_channels_last_hook_converts_in_place_and_keeps_outputs(quickstart_model):
+    model = copy.deepcopy(quickstart_model)
+    params_before = [id(p) for p in model.parameters()]
+    x = torch.rand(2, 3, 256, 256)
+    with torch.no_grad():
+        confs, kpts, _ = model.head.forward(model.extract_feat(x))
+        ref = [t.clone() for t in list(confs) + list(kpts)]
+    assert not all(w.is_contiguous(memory_format=torch.channels_last)
+                   for w in _conv_weights(model))
+
+    hook = HOOKS.build(dict(type='ChannelsLastHook'))
+    # the runner may hold a wrapped model (DDP): the hook converts the wrapped module
+    hook.before_run(types.SimpleNamespace(model=types.SimpleNamespace(module=model)))
+
+    weights = _conv_weights(model)
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    # same Parameter objects: an optimiser built before `before_run` still updates them
+    assert [id(p) for p in model.parameters()] == params_before
+    with torch.no_grad():
+        confs, kpts, _ = model.head.forward(model.extract_feat(x))
+        out = list(confs) + list(kpts)
+    assert len(out) == len(ref)
+    for a, b in zip(out, ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # a checkpoint of the converted model loads into a plain one
+    plain = copy.deepcopy(quickstart_model)
+    plain.load_state_dict(model.state_dict())
+    for a, b in zip(plain.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+
+def _person_sample(h=256, w=256, seed=0):
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    g = torch.Generator().manual_seed(seed)
+    kpts = torch.tensor([[90.0, 120.0]]) + torch.randn(1, 17, 2, generator=g) * 25
+    vis = torch.ones(1, 17)
+    bb = torch.cat([kpts.amin(1), kpts.amax(1)], -1)
+    ds = PoseDataSample(metainfo=dict(img_path='img.jpg', input_size=(w, h)))
+    ds.gt_instance_labels = InstanceData(keypoints=kpts, keypoints_visible=vis, bboxes=bb,
+                                         areas=(bb[:, 2:] - bb[:, :2]).prod(-1))
+    return ds
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason='CPU without native bf16')
+def test_cpu_bf16_wrapper_autocasts_the_backbone_and_keeps_the_head_fp32(quickstart_model):
+    model = copy.deepcopy(quickstart_model).train()
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='CPUBF16OptimWrapper',
+        optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3)))
+    x = torch.rand(2, 3, 256, 256)
+    samples = [_person_sample(seed=0), _person_sample(seed=1)]
+    with wrapper.optim_context(model):
+        feats = model.extract_feat(x)
+        assert all(f.dtype == torch.bfloat16 for f in feats)  # backbone + neck in bf16
+        losses = model.head.loss(feats, samples)
+    assert all(v.dtype == torch.float32 for v in losses.values())
+    # the head, assignment and losses ran in fp32: the same bf16 features give the same
+    # losses as outside autocast (in bf16 the decoded keypoints would be off by ~1 px)
+    ref = model.head.loss([f.float() for f in feats], samples)
+    for k in ref:
+        torch.testing.assert_close(losses[k], ref[k], rtol=0, atol=0)
+    # a full step: fp32 gradients reach the backbone and the optimiser updates it
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    w = model.backbone.stem.conv.weight
+    before = w.detach().clone()
+    wrapper.update_params(total)
+    assert w.dtype == torch.float32 and not torch.equal(w, before)
+
+
+def test_cpu_bf16_wrapper_falls_back_to_fp32_without_native_bf16(quickstart_model,
+                                                                 monkeypatch):
+    import erpose_mm.engine.cpu_bf16_optim_wrapper as mod
+    monkeypatch.setattr(mod, 'cpu_has_native_bf16', lambda: False)
+    model = copy.deepcopy(quickstart_model)
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='CPUBF16OptimWrapper',
+        optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3)))
+    with wrapper.optim_context(model):
+        feats = model.extract_feat(torch.rand(1, 3, 64, 64))
+    assert all(f.dtype == torch.float32 for f in feats)
