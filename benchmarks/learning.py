@@ -952,7 +952,7 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           '* Whatever order comes out is reported as it is; with one seed, a gap of about one '
           'AP point or less is not a result.', '',
           '## What each row is', '',
-          '* ER-Pose rows: `configs/erpose/erpose-n_synthetic-256.py` (the quickstart recipe: '
+          '* ER-Pose rows: `configs/erpose/erpose-n_synthetic-256.py` (the short-budget recipe on synthetic data: '
           'no Mosaic, AdamW, EMA) with only the options below changed:', '']
     for n in names:
         r = ROW_BY_NAME[n]
@@ -993,7 +993,7 @@ def markdown(bench: Bench, names: List[str], png: Optional[str], meta: dict) -> 
           '* One seed, one small synthetic data set, a budget of minutes: differences of a point '
           'or two are within run-to-run noise; the paper\'s tables are 600-epoch COCO runs.',
           '* The peers run their own recipes (Mosaic, multi-scale batch resize, clip-grad 0.1, '
-          'Ultralytics\' augmentations), the ER-Pose rows the short-budget quickstart recipe '
+          'Ultralytics\' augmentations), the ER-Pose rows the short-budget synthetic-data recipe '
           '(no Mosaic); recipes differ as they would for a user of each model.',
           '* `train s` depends on the machine load; it is not the subject of this benchmark '
           '(see `docs/train_speed_cpu.md` for speed). The YOLOX-Pose-tiny and RTMO-t steps '

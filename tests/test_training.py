@@ -12,6 +12,7 @@ from erpose_mm.datasets import generate_synthetic_coco
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
+QUICKSTART_CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256_quickstart.py')
 
 
 @pytest.fixture(scope='module')
@@ -73,6 +74,11 @@ def test_train_validate_resume_and_test(tiny_data, tmp_path):
     # EMA weights are carried, not re-initialised
     ema = {k: v for k, v in last['ema_state_dict'].items() if k.startswith('module.')}
     assert ema and not all(torch.equal(ema[k], first['ema_state_dict'][k]) for k in ema)
+    # the config's ChannelsLastHook ran before EMAHook copied the model: the EMA copy and
+    # the trained model both hold NHWC conv weights
+    for sd in (last['state_dict'], ema):
+        convs = [v for v in sd.values() if v.dim() == 4]
+        assert convs and all(v.is_contiguous(memory_format=torch.channels_last) for v in convs)
 
     # evaluation with tools/test.py, dumping the COCO-format predictions
     out = _run([sys.executable, 'tools/test.py', CFG, osp.join(work, 'epoch_3.pth'),
@@ -93,3 +99,19 @@ def test_dist_train_two_processes_on_cpu(tiny_data, tmp_path):
     assert 'Distributed training: True' in out and 'GPU number: 2' in out
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     assert 'coco/AP' in out
+
+
+def test_quickstart_config_trains_with_bf16_and_channels_last(tiny_data, tmp_path):
+    """The quickstart's CPU recipe (bf16 autocast wrapper, NHWC weights, iteration warm-up)
+    builds and trains through tools/train.py; the same CLI overrides as quickstart.sh."""
+    from erpose_mm.engine import cpu_has_native_bf16
+    work = str(tmp_path / 'qs')
+    out = _run([sys.executable, 'tools/train.py', QUICKSTART_CFG, '--work-dir', work,
+                *_opts(tiny_data, 2, ['param_scheduler.1.end=2'])])
+    assert 'coco/AP' in out and "type='CPUBF16OptimWrapper'" in out
+    # it says when it falls back to fp32, and only then
+    assert ('training in fp32' in out) != cpu_has_native_bf16()
+    ckpt = _ckpt(osp.join(work, 'epoch_2.pth'))
+    w = ckpt['state_dict']['backbone.stem.conv.weight']
+    assert w.dtype == torch.float32 and w.is_contiguous(memory_format=torch.channels_last)
+    assert ckpt['optimizer']['state']  # AdamW stepped

@@ -72,6 +72,8 @@ param_scheduler = [
 # ~0.05 AP, docs/results.md)
 randomness = dict(seed=0)
 custom_hooks = [
+    # NHWC weights: oneDNN's native CPU layout, ~1.3x faster steps here (docs/results.md)
+    dict(type='ChannelsLastHook'),
     dict(type='LastEpochsPipelineSwitchHook', num_last_epochs=num_last_epochs,
          switch_pipeline='train_pipeline_stage2'),
     # faster EMA for a short schedule
