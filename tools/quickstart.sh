@@ -26,6 +26,12 @@ EXTRA=()
 # a different length also moves the end of the cosine schedule (param_scheduler[1])
 [ -n "${QUICKSTART_EPOCHS:-}" ] && EXTRA=(--cfg-options "train_cfg.max_epochs=$QUICKSTART_EPOCHS"
     "param_scheduler.1.end=$QUICKSTART_EPOCHS")
+# a work dir left by another config (e.g. the earlier 20-epoch quickstart) would be resumed
+# past its end and its old model reported: refuse instead (mmengine dumps the config there)
+if [ -f "$WORK/last_checkpoint" ] && [ ! -f "$WORK/$(basename "$CFG")" ]; then
+  echo "quickstart: $WORK holds a run of another config; pass another WORK_DIR or remove it" >&2
+  exit 1
+fi
 START=$(date +%s)
 # --resume: re-running the quickstart continues an interrupted run instead of restarting
 "$PY" tools/train.py "$CFG" --work-dir "$WORK" --resume "${EXTRA[@]}"
