@@ -1,5 +1,7 @@
-# Quickstart: ER-Pose-n on the built-in synthetic multi-person data (tools/quickstart.sh),
-# 256x256, a ~10 minute CPU budget. Make the data with
+# ER-Pose-n on the built-in synthetic multi-person data, 256x256, a short CPU schedule
+# without Mosaic: the recipe the tests and the learning benchmark build on. The quickstart
+# (tools/quickstart.sh) is its ten-minute variant, erpose-n_synthetic-256_quickstart.py.
+# Make the data with
 #   python tools/dataset_converters/make_synthetic_coco.py data/synthetic --difficulty easy
 _base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-n.py',
           './_base_/datasets/coco.py']
@@ -53,8 +55,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + val_ann)
 test_evaluator = val_evaluator
 
-# 570 annotated images / batch 8 = 72 iterations per epoch; 20 epochs = 1440 iterations,
-# ~10 min on 2 quiet cores (0.42 s per iteration, validation included)
+# 570 annotated images / batch 8 = 72 iterations per epoch; 20 epochs = 1440 iterations
 max_epochs = 20
 num_last_epochs = 2
 warmup_epochs = 1
@@ -68,8 +69,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-4, by_epoch=True, begin=warmup_epochs,
          end=max_epochs, T_max=max_epochs - warmup_epochs, convert_to_iter_based=True),
 ]
-# a fixed seed: the quickstart's numbers repeat (unseeded runs of this recipe spread by
-# ~0.05 AP, docs/results.md)
+# a fixed seed: runs repeat (unseeded runs of this recipe spread by ~0.05 AP,
+# docs/results.md)
 randomness = dict(seed=0)
 custom_hooks = [
     # NHWC weights: oneDNN's native CPU layout, ~1.3x faster steps here (docs/results.md)
