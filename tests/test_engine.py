@@ -1,5 +1,6 @@
 """Engine parts that change how training runs on a CPU, not what the model computes."""
 import copy
+import math
 import types
 
 import pytest
@@ -108,3 +109,47 @@ def test_cpu_bf16_wrapper_falls_back_to_fp32_without_native_bf16(quickstart_mode
     with wrapper.optim_context(model):
         feats = model.extract_feat(torch.rand(1, 3, 64, 64))
     assert all(f.dtype == torch.float32 for f in feats)
+
+
+
+@pytest.mark.parametrize('update_buffers', [True, False])
+def test_dedup_ema_averages_a_shared_tensor_once_per_step(update_buffers):
+    init_default_scope('mmpose')
+    cfg = Config.fromfile('configs/erpose/erpose-n_synthetic-256.py')
+    for share in (False, True):
+        cfg.model.head.share_regression = share
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).train()
+        kwargs = dict(momentum=0.002, gamma=50, interval=2, update_buffers=update_buffers)
+        ours = MODELS.build(dict(type='DedupExpMomentumEMA', model=model, **kwargs))
+        ref = MODELS.build(dict(type='ExpMomentumEMA', model=model, **kwargs))
+        assert type(ref).__name__ == 'ExpMomentumEMA' and type(ours) is not type(ref)
+        name = 'head.one2one.kpt.0.2.weight'  # shared by both heads when share=True
+        expected = None
+        torch.manual_seed(2)
+        for step in range(6):
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(torch.randn_like(p) * 0.1)
+                model.extract_feat(torch.rand(2, 3, 64, 64))  # moves the BN running stats
+            src = model.state_dict()[name].clone()
+            if step == 0:
+                expected = src
+            elif step % 2 == 0:
+                m = (1 - 0.002) * math.exp(-(1 + step) / 50) + 0.002
+                expected = expected * (1 - m) + src * m
+            ours.update_parameters(model)
+            ref.update_parameters(model)
+        state, ref_state = ours.state_dict(), ref.state_dict()
+        assert state.keys() == ref_state.keys()
+        # every tensor averaged once per update: the YOLOX formula, step by step
+        torch.testing.assert_close(state['module.' + name], expected)
+        assert not torch.equal(state['module.' + name], src)  # it averaged, not copied
+        param_names = {'module.' + n for n, _ in model.named_parameters(remove_duplicate=False)}
+        for k in state:
+            if update_buffers and share and '.kpt.' in k and k in param_names:
+                # MMEngine's loop over the state dict updates a shared tensor once per name
+                # (twice per step); named_parameters() (update_buffers=False) lists it once
+                assert not torch.equal(state[k], ref_state[k]), k
+            else:
+                assert torch.equal(state[k], ref_state[k]), k

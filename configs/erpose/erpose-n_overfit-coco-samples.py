@@ -43,7 +43,7 @@ param_scheduler = [
          T_max=max_epochs - 10),
 ]
 custom_hooks = [
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.02, update_buffers=True,
+    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.02, update_buffers=True,
          strict_load=False, priority=49),
     dict(type='KeypointCountCheckHook'),
 ]

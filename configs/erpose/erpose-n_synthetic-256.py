@@ -78,7 +78,7 @@ custom_hooks = [
     dict(type='LastEpochsPipelineSwitchHook', num_last_epochs=num_last_epochs,
          switch_pipeline='train_pipeline_stage2'),
     # faster EMA for a short schedule
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.002, update_buffers=True,
+    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.002, update_buffers=True,
          strict_load=False, priority=49),
     dict(type='KeypointCountCheckHook'),
 ]

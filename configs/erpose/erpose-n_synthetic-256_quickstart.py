@@ -47,7 +47,7 @@ custom_hooks = [
     # ExpMomentumEMA's momentum ramps from 1 to 0.002 as exp(-step / gamma): with the default
     # gamma 2000 it is still ~0.12 at the end of this 4278-iteration run, i.e. no averaging;
     # gamma 500 averages over the last ~500 steps (docs/results.md)
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.002, gamma=500,
+    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.002, gamma=500,
          update_buffers=True, strict_load=False, priority=49),
     dict(type='KeypointCountCheckHook'),
 ]

@@ -40,7 +40,9 @@ custom_hooks = [
     # drop Mosaic for the last epochs: switches to the config's `train_pipeline_stage2`
     dict(type='LastEpochsPipelineSwitchHook', num_last_epochs=num_last_epochs,
          switch_pipeline='train_pipeline_stage2'),
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, update_buffers=True,
+    # MMPose's ExpMomentumEMA (YOLOX) averaging the head's shared keypoint branch once per
+    # step (MMEngine's loop would average it once per name, i.e. twice)
+    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.0002, update_buffers=True,
          strict_load=False, priority=49),
     dict(type='SyncBuffersHook'),
     dict(type='KeypointCountCheckHook'),
