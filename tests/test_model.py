@@ -191,6 +191,49 @@ def test_oks_scale_is_the_bbox_area_by_default(model_n):
         MODELS.build(cfg)
 
 
+def test_confidence_targets_soft_by_default_hard_as_option(model_n):
+    """'soft' (default): each positive's target is its alignment score over the person's
+    best, times the person's best OKS (TAL), so it lies in (0, 1] and the person's
+    best-aligned positive gets the person's best OKS; 'hard': 1 at every positive."""
+    head = copy.deepcopy(model_n.head).train()
+    assert head.conf_target == 'soft'
+    feats = [torch.rand(1, c, 128 // s, 160 // s)
+             for c, s in zip(head.in_channels, head.featmap_strides)]
+    samples = [_sample(torch.stack([_person(50, 60), _person(110, 60)]))]
+    captured = {}
+
+    def capture(logits, target, weight):
+        captured.setdefault('t', []).append(target.detach().clone())
+        return (logits * 0).sum()
+
+    head.loss_conf.forward = capture
+    raw = head.one2many(feats)
+    head._branch_loss(raw, samples, head.assigner_one2many)
+    soft = captured.pop('t')[0][0]
+    pos = soft > 0
+    assert pos.sum() >= 2 and (soft <= 1).all() and (soft[pos] < 1).any()
+    # the same assignment, redone: the best positive of each person carries its OKS
+    outs = head.decode(*raw)
+    gt = head._gt_of(samples[0], 'cpu')
+    pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
+                        scores=outs['conf_logits'][0].detach().sigmoid(),
+                        keypoints=outs['keypoints'][0].detach())
+    res = head.assigner_one2many.assign(pred, gt, head.sigmas)
+    assert torch.equal(res['gt_inds'] >= 0, pos)
+    for g in range(2):
+        mine = res['gt_inds'] == g
+        best = res['align'].masked_fill(~mine, -1).argmax()
+        assert soft[best] == pytest.approx(res['quality'][mine].max().item(), rel=1e-5)
+    head.conf_target = 'hard'
+    head._branch_loss(raw, samples, head.assigner_one2many)
+    hard = captured.pop('t')[0][0]
+    assert torch.equal(hard > 0, pos) and (hard[pos] == 1).all()
+    with pytest.raises(ValueError, match='conf_target'):
+        cfg = copy.deepcopy(_cfg('n').model)
+        cfg.head.conf_target = 'quality'
+        MODELS.build(cfg)
+
+
 def test_loss_finite_without_positives(model_n):
     model = copy.deepcopy(model_n).train()
     x = torch.rand(2, 3, 128, 160)

@@ -95,8 +95,9 @@ class ERPoseHead(BaseHead):
             branch in training. Inference parameters are unchanged. See docs/design.md.
         with_bbox: add a box branch + IoU loss (box-driven ablations of Table III).
         assigner_one2many / assigner_one2one: KeypointDrivenAssigner configs (topk 10 / 1).
-        conf_target: 'hard' (1 at positives, paper Eq. 11) or 'soft' (TAL-style normalised
-            alignment score, an OKS-aware quality target).
+        conf_target: 'soft' (TAL-style: the positive's alignment score normalised per
+            person, times that person's best OKS; the confidence learns pose quality) or
+            'hard' (1 at positives, the 0/1 labels of paper Eq. 11). See docs/design.md.
         loss_pose / loss_vis / loss_conf / loss_bbox: loss configs (weights 15 / 1 / 1).
         one2many_weight: weight of the MAH losses relative to SAH.
         oks_scale: where the person scale ``s`` (``s^2`` in the OKS of the assigner and of
@@ -129,7 +130,7 @@ class ERPoseHead(BaseHead):
                  with_bbox: bool = False,
                  assigner_one2many: ConfigType = dict(type='KeypointDrivenAssigner', topk=10),
                  assigner_one2one: ConfigType = dict(type='KeypointDrivenAssigner', topk=1),
-                 conf_target: str = 'hard',
+                 conf_target: str = 'soft',
                  loss_pose: ConfigType = dict(type='SmoothOKSLoss', loss_weight=15.0),
                  loss_vis: ConfigType = dict(type='BCELoss', use_target_weight=True,
                                              reduction='sum', loss_weight=1.0),

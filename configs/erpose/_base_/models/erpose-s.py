@@ -29,7 +29,7 @@ model = dict(
         kpt_prior_height=4.0,      # offsets start at a standing pose 4 strides tall (docs/design.md)
         assigner_one2many=dict(type='KeypointDrivenAssigner', topk=10, alpha=0.5, beta=6.0),
         assigner_one2one=dict(type='KeypointDrivenAssigner', topk=1, alpha=0.5, beta=6.0),
-        conf_target='hard',
+        conf_target='soft',        # TAL-style quality target, not 0/1 (docs/design.md)
         loss_pose=dict(type='SmoothOKSLoss', mode='soks', loss_weight=15.0),
         loss_vis=dict(type='BCELoss', use_target_weight=True, reduction='sum', loss_weight=1.0),
         loss_conf=dict(type='BCELoss', use_target_weight=True, reduction='sum', loss_weight=1.0),
