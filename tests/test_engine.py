@@ -111,7 +111,6 @@ def test_cpu_bf16_wrapper_falls_back_to_fp32_without_native_bf16(quickstart_mode
     assert all(f.dtype == torch.float32 for f in feats)
 
 
-
 @pytest.mark.parametrize('update_buffers', [True, False])
 def test_dedup_ema_averages_a_shared_tensor_once_per_step(update_buffers):
     init_default_scope('mmpose')

@@ -212,7 +212,7 @@ def test_confidence_targets_soft_by_default_hard_as_option(model_n):
     soft = captured.pop('t')[0][0]
     pos = soft > 0
     assert pos.sum() >= 2 and (soft <= 1).all() and (soft[pos] < 1).any()
-    # the same assignment, redone: the best positive of each person carries its OKS
+    # the same assignment, redone: each person's best-aligned positive gets its best OKS
     outs = head.decode(*raw)
     gt = head._gt_of(samples[0], 'cpu')
     pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
