@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quickstart: install (if needed), make the built-in synthetic data (3000 + 300 images, ~20 s),
-# train ER-Pose-n on CPU for about 10 minutes (6 epochs = 4278 iterations of batch 4 on 2
+# train ER-Pose-n on CPU for 11-13 minutes (6 epochs = 4278 iterations of batch 4 on 2
 # quiet cores), evaluate with CocoMetric, plot curves, draw predictions, summarise.
 #   bash tools/quickstart.sh [WORK_DIR]      (default work_dirs/quickstart)
 # Env: QUICKSTART_EPOCHS (default from the config), QUICKSTART_IMAGES (train images, 3000).
