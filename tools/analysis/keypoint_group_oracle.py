@@ -8,7 +8,8 @@ image with the highest OKS; for every group (face, shoulders + hips, elbows + wr
 knees + ankles) the AP is recomputed with that group's predicted coordinates replaced by
 the matched person's (predictions matched at OKS < ``--min-oks`` are left alone: they are
 detection errors, not localisation errors). The AP gain of a group is what its keypoints'
-localisation costs. COCO's 17 keypoints and sigmas (pycocotools) only.
+localisation costs. COCO's 17 keypoints and sigmas (pycocotools) only; OKS as the
+assigner and the TAE tool compute it (``erpose_mm.evaluation.tae.oks_matrix``).
 """
 import argparse
 import contextlib
@@ -21,21 +22,12 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                        .87, .87, .89, .89]) / 10.0
+from erpose_mm.evaluation.tae import oks_matrix
+
+COCO_SIGMAS = COCOeval(iouType='keypoints').params.kpt_oks_sigmas
 GROUPS: Dict[str, List[int]] = dict(
     face=[0, 1, 2, 3, 4], shoulders_hips=[5, 6, 11, 12], elbows_wrists=[7, 8, 9, 10],
     knees_ankles=[13, 14, 15, 16])
-
-
-def oks(pred_kpts: np.ndarray, gt_kpts: np.ndarray, area: float) -> float:
-    """COCO OKS of one (17, 2+) prediction against one (17, 3) annotation."""
-    vis = gt_kpts[:, 2] > 0
-    if not vis.any():
-        return 0.0
-    d2 = ((gt_kpts[:, :2] - pred_kpts[:, :2]) ** 2).sum(1)
-    e = d2 / (2 * (2 * COCO_SIGMAS) ** 2 * (area + np.spacing(1)))
-    return float(np.exp(-e)[vis].mean())
 
 
 def keypoint_ap(coco: COCO, preds: Sequence[dict]) -> float:
@@ -60,15 +52,17 @@ def group_oracle_ap(coco: COCO, preds: Sequence[dict], groups: Dict[str, List[in
                              f"{len(p['keypoints']) // 3} keypoints; this tool uses COCO's 17")
     matched = []
     for p in preds:
-        k = np.asarray(p['keypoints'], float).reshape(-1, 3)
-        best, best_oks = None, -1.0
-        for g in coco.loadAnns(coco.getAnnIds(imgIds=p['image_id'], iscrowd=False)):
-            if g.get('num_keypoints', 0) == 0:
-                continue
-            o = oks(k, np.asarray(g['keypoints'], float).reshape(-1, 3), g['area'])
-            if o > best_oks:
-                best, best_oks = g, o
-        matched.append(best if best_oks >= min_oks else None)
+        gts = [g for g in coco.loadAnns(coco.getAnnIds(imgIds=p['image_id'], iscrowd=False))
+               if g.get('num_keypoints', 0) > 0]
+        if not gts:
+            matched.append(None)
+            continue
+        gt_k = np.asarray([g['keypoints'] for g in gts], float).reshape(len(gts), -1, 3)
+        pred_k = np.asarray(p['keypoints'], float).reshape(1, -1, 3)
+        s = oks_matrix(gt_k[..., :2], gt_k[..., 2], [g['area'] for g in gts],
+                       pred_k[..., :2], COCO_SIGMAS)[:, 0]
+        best = int(s.argmax())
+        matched.append(gts[best] if s[best] >= min_oks else None)
     out = {'AP': keypoint_ap(coco, preds)}
     for name, idx in groups.items():
         fixed = copy.deepcopy(list(preds))
