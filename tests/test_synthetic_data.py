@@ -1,7 +1,8 @@
 """Tests for the synthetic COCO person-keypoints generator (erpose_mm.datasets.synthetic).
 
-The generator module is loaded from its file so these tests need only numpy, opencv,
-pycocotools and tqdm (``import erpose_mm`` would pull in torch and the OpenMMLab stack).
+The generator package is loaded from its folder (as tools/dataset_converters/
+make_synthetic_coco.py does) so these tests need only numpy, opencv, pycocotools and tqdm
+(``import erpose_mm`` would pull in torch and the OpenMMLab stack).
 """
 import importlib.util
 import json
@@ -13,24 +14,26 @@ import numpy as np
 import pytest
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
-SYN_PATH = osp.join(REPO_ROOT, 'erpose_mm', 'datasets', 'synthetic.py')
 CLI_PATH = osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'make_synthetic_coco.py')
+DEMO_CLI_PATH = osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_image.py')
 
 cv2 = pytest.importorskip('cv2')
 pytest.importorskip('pycocotools')
 
 
-def _load_synthetic():
-    name = 'erpose_mm_synthetic_under_test'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SYN_PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def _load_cli():
+    spec = importlib.util.spec_from_file_location('make_synthetic_coco_under_test', CLI_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-syn = _load_synthetic()
+cli = _load_cli()
+syn = cli.load_generator()
+
+
+def _submodule(name):
+    return importlib.import_module(f'{syn.__name__}.{name}')
 
 SMALL = dict(min_size=160, max_size=320, progress=False)
 
@@ -252,3 +255,107 @@ def test_mmpose_coco_dataset_loads(medium_ds):
     item = ds[0]
     assert osp.isfile(item['img_path'])
     assert item['keypoints'].shape[1:] == (17, 2)
+
+
+# ------------------------------------------------------------------ package modules
+def test_package_loads_without_torch():
+    code = ('import importlib.util, sys\n'
+            f'spec = importlib.util.spec_from_file_location("cli", {CLI_PATH!r})\n'
+            'cli = importlib.util.module_from_spec(spec); spec.loader.exec_module(cli)\n'
+            'syn = cli.load_generator()\n'
+            'assert callable(syn.generate_synthetic_coco) and callable(syn.write_demo_image)\n'
+            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'erpose_mm') if m in sys.modules]\n"
+            'assert not bad, bad\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_workers_give_the_same_files(tmp_path):
+    kw = dict(num_train=5, num_val=2, seed=4, difficulty='hard', **SMALL)
+    a = syn.generate_synthetic_coco(str(tmp_path / 'serial'), workers=0, **kw)
+    b = syn.generate_synthetic_coco(str(tmp_path / 'pool'), workers=2, **kw)
+    for split in ('train', 'val'):
+        assert open(a[split]['ann_file'], 'rb').read() == open(b[split]['ann_file'], 'rb').read()
+        for im in _load(a[split]['ann_file'])['images']:
+            assert (tmp_path / 'serial' / split / im['file_name']).read_bytes() == \
+                (tmp_path / 'pool' / split / im['file_name']).read_bytes()
+
+
+def test_coco_format_rle_and_polygons_decode_to_the_mask():
+    from pycocotools import mask as mask_utils
+    coco_format = _submodule('coco_format')
+    rng = np.random.default_rng(0)
+    for first in (0, 1):     # a mask whose first (top-left) pixel is set starts with a 0 run
+        m = rng.random((23, 31)) > 0.6
+        m[0, 0] = bool(first)
+        rle = coco_format.rle_uncompressed(m)
+        assert rle['size'] == [23, 31] and sum(rle['counts']) == m.size
+        decoded = mask_utils.decode(mask_utils.frPyObjects(rle, 23, 31))
+        assert np.array_equal(decoded.astype(bool), m)
+    box = np.zeros((40, 50), bool)
+    box[10:30, 5:25] = True
+    polys = coco_format.mask_polygons(box, origin=(100, 200))
+    assert len(polys) == 1
+    xy = np.asarray(polys[0]).reshape(-1, 2)
+    assert xy[:, 0].min() == 105 and xy[:, 0].max() == 124
+    assert xy[:, 1].min() == 210 and xy[:, 1].max() == 229
+
+
+def test_pose_and_figure_follow_the_left_right_rule():
+    """A standing figure facing the camera has its left side on the image's right; the
+    head is above the hips, the ankles below; translating moves keypoints and extents."""
+    cf, figure, pose = (_submodule(n) for n in ('coco_format', 'figure', 'pose'))
+    rng = np.random.default_rng(1)
+    for name in syn.POSES:
+        p = pose.sample_pose(rng, name)
+        assert all(a is not None for a in p['arm'] + p['leg'] + p['foot']), name
+    with pytest.raises(ValueError, match='unknown pose'):
+        pose.sample_pose(rng, 'flying')
+    p = pose.sample_pose(rng, 'standing')
+    p.update(rho=0.0, lean=0.0, beta=0.0, psi=0.0, tilt=0.0)
+    fig = figure.Figure(pose.sample_body(rng, 200.0), p)
+    k = fig.kpts
+    for left, right in ((cf.LSHO, cf.RSHO), (cf.LHIP, cf.RHIP), (cf.LEYE, cf.REYE)):
+        assert k[left, 0] > k[right, 0]
+    assert k[cf.NOSE, 1] < k[cf.LHIP, 1] < k[cf.LKNE, 1] < k[cf.LANK, 1]
+    assert 120 < k[cf.LANK, 1] - k[cf.NOSE, 1] < 200
+    ext = fig.ext.copy()
+    fig.translate((10.0, -5.0))
+    np.testing.assert_allclose(fig.kpts, k + [10.0, -5.0])
+    np.testing.assert_allclose(fig.ext, ext + [10.0, -5.0, 10.0, -5.0])
+
+
+def test_demo_image(tmp_path):
+    path = str(tmp_path / 'demo' / 'people.jpg')
+    anns = syn.write_demo_image(path, width=320, height=480, seed=0, num_people=3)
+    img = cv2.imread(path)
+    assert img.shape == (480, 320, 3)
+    assert 2 <= len(anns) <= 3 and all(not a['iscrowd'] for a in anns)
+    for a in anns:
+        k = np.asarray(a['keypoints']).reshape(17, 3)
+        assert a['num_keypoints'] >= 10 and (k[:, 2] == 2).any()
+        assert a['bbox'][3] >= 0.4 * 320                   # people are large
+    with pytest.raises(FileExistsError, match='people.jpg'):
+        syn.write_demo_image(path)
+    again = str(tmp_path / 'again.jpg')
+    assert syn.write_demo_image(again, width=320, height=480, seed=0) == anns
+    assert open(again, 'rb').read() == open(path, 'rb').read()
+    syn.write_demo_image(again, width=320, height=480, seed=1, overwrite=True)
+    assert open(again, 'rb').read() != open(path, 'rb').read()
+
+
+def test_demo_image_cli(tmp_path):
+    out, ann = tmp_path / 'demo.png', tmp_path / 'demo.json'
+    args = [sys.executable, DEMO_CLI_PATH, str(out), '--width', '300', '--height', '200',
+            '--seed', '3', '--ann-out', str(ann)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert cv2.imread(str(out)).shape == (200, 300, 3)
+    assert _load(ann) == syn.write_demo_image(str(tmp_path / 'same.png'), width=300,
+                                              height=200, seed=3)
+    before = out.read_bytes()
+    proc = subprocess.run(args[:3] + ['--seed', '4'], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and str(out) in proc.stderr and 'already exists' in proc.stderr
+    assert out.read_bytes() == before

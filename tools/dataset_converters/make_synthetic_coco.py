@@ -8,9 +8,10 @@ Example::
         --difficulty easy
 
 writes ``OUT/{train,val}/*.jpg`` and ``OUT/annotations/person_keypoints_{train,val}.json``
-(see ``erpose_mm/datasets/synthetic.py`` for the figure model and label conventions).
+(see ``erpose_mm/datasets/synthetic/__init__.py`` for the figure model and label
+conventions).
 
-The generator module is loaded straight from its file, so this script only needs
+The generator package is loaded straight from its folder, so this script only needs
 numpy, opencv and tqdm (not torch / mmpose) and works without installing erpose_mm.
 """
 import argparse
@@ -24,14 +25,15 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
-def _load_generator():
-    """Import erpose_mm/datasets/synthetic.py without importing the erpose_mm package
-    (whose __init__ pulls in torch and the OpenMMLab stack)."""
-    path = osp.join(REPO_ROOT, 'erpose_mm', 'datasets', 'synthetic.py')
+def load_generator():
+    """Import the erpose_mm/datasets/synthetic package without importing the erpose_mm
+    package (whose __init__ pulls in torch and the OpenMMLab stack)."""
+    folder = osp.join(REPO_ROOT, 'erpose_mm', 'datasets', 'synthetic')
     name = 'erpose_mm_synthetic_standalone'
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(folder, '__init__.py'), submodule_search_locations=[folder])
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # so worker processes can pickle its functions
     spec.loader.exec_module(module)
@@ -76,7 +78,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    syn = _load_generator()
+    syn = load_generator()
     scale_range = None
     if args.min_scale is not None or args.max_scale is not None:
         lo, hi = syn.DIFFICULTY_PRESETS[args.difficulty]['scale_range']
