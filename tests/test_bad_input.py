@@ -77,14 +77,10 @@ def test_crowd_regions_are_ignored_not_background(crowd_data):
         if not (vis.reshape(len(gt), -1).sum(1) == 0).any():
             continue
         # the crowd instance reaches the head as a person without labelled keypoints ...
-        gt_t = model.head._gt_of(item['data_samples'], 'cpu')
-        from mmengine.structures import InstanceData
+        gt_t = model.head.batch_targets([item['data_samples']], 'cpu')
         feats = model.extract_feat(item['inputs'][None].float() / 255)
         outs = model.head.decode(*model.head.one2one(model.head._select(feats)))
-        pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
-                            scores=outs['conf_logits'][0].sigmoid().detach(),
-                            keypoints=outs['keypoints'][0].detach())
-        res = model.head.assigner_one2many.assign(pred, gt_t, model.head.sigmas)
+        res = model.head.assign(outs, gt_t, model.head.assigner_one2many)
         # ... and its cells are excluded from the confidence loss instead of being background
         assert res['ignore_mask'].any()
         found_ignore = True

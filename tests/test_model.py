@@ -182,9 +182,9 @@ def test_oks_scale_is_the_bbox_area_by_default(model_n):
     box_area = (bb[:, 2:] - bb[:, :2]).prod(-1)
     ds.gt_instance_labels.areas = box_area * 0.25          # a mask area much smaller than the box
     assert head.oks_scale == 'bbox'
-    assert torch.allclose(head._gt_of(ds, 'cpu').areas, box_area)
+    assert torch.allclose(head.batch_targets([ds], 'cpu')['areas'][0], box_area)
     head.oks_scale = 'area'
-    assert torch.allclose(head._gt_of(ds, 'cpu').areas, box_area * 0.25)
+    assert torch.allclose(head.batch_targets([ds], 'cpu')['areas'][0], box_area * 0.25)
     with pytest.raises(ValueError, match='oks_scale'):
         cfg = copy.deepcopy(_cfg('n').model)
         cfg.head.oks_scale = 'mask'
@@ -208,24 +208,21 @@ def test_confidence_targets_soft_by_default_hard_as_option(model_n):
 
     head.loss_conf.forward = capture
     raw = head.one2many(feats)
-    head._branch_loss(raw, samples, head.assigner_one2many)
+    head._branch_loss(raw, head.batch_targets(samples, 'cpu'), head.assigner_one2many)
     soft = captured.pop('t')[0][0]
     pos = soft > 0
     assert pos.sum() >= 2 and (soft <= 1).all() and (soft[pos] < 1).any()
     # the same assignment, redone: each person's best-aligned positive gets its best OKS
     outs = head.decode(*raw)
-    gt = head._gt_of(samples[0], 'cpu')
-    pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
-                        scores=outs['conf_logits'][0].detach().sigmoid(),
-                        keypoints=outs['keypoints'][0].detach())
-    res = head.assigner_one2many.assign(pred, gt, head.sigmas)
+    res = head.assign(outs, head.batch_targets(samples, 'cpu'), head.assigner_one2many)
+    res = {k: v[0] for k, v in res.items() if v.dim()}
     assert torch.equal(res['gt_inds'] >= 0, pos)
     for g in range(2):
         mine = res['gt_inds'] == g
         best = res['align'].masked_fill(~mine, -1).argmax()
         assert soft[best] == pytest.approx(res['quality'][mine].max().item(), rel=1e-5)
     head.conf_target = 'hard'
-    head._branch_loss(raw, samples, head.assigner_one2many)
+    head._branch_loss(raw, head.batch_targets(samples, 'cpu'), head.assigner_one2many)
     hard = captured.pop('t')[0][0]
     assert torch.equal(hard > 0, pos) and (hard[pos] == 1).all()
     with pytest.raises(ValueError, match='conf_target'):

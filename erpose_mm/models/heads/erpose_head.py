@@ -19,6 +19,13 @@ from ..task_modules.oks import keypoints_to_bboxes, pairwise_oks
 from .keypoint_prior import keypoint_offset_prior
 
 
+def _as_numpy(x) -> np.ndarray:
+    """A data sample field (tensor or array) as a float32 numpy array."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
 class ERPoseBranches(nn.Module):
     """One set of per-level prediction branches (used twice: one-to-many and one-to-one).
 
@@ -85,14 +92,18 @@ class ERPoseHead(BaseHead):
         offset_scale: keypoint = cell centre + offset_scale * offset * stride.
         metainfo: dataset meta file providing the OKS sigmas.
         with_one2many: train the one-to-many head (MAH). False = SAH-only ablation.
-        detach_one2one: the SAH sees detached features (YOLOv10): its gradients do not
-            disturb the shared backbone that MAH trains densely. Ignored without a MAH.
-        share_regression: MAH and SAH share the keypoint/visibility (and box) branch; only
-            the confidence branch is duplicated. Both assignments use the same score, so a
-            SAH positive is also a MAH positive with the same regression target: only the
-            confidence targets conflict. Sharing gives the inference branch the dense MAH
-            regression gradients (about topk x more positives) and saves one keypoint
-            branch in training. Inference parameters are unchanged. See docs/design.md.
+        detach_one2one: the SAH trains on detached features (YOLOv10): its losses reach
+            only the SAH branches, never the neck or backbone that the MAH trains densely.
+            Ignored without a MAH (the SAH is then the only thing that trains the backbone).
+        share_regression: False (default, the paper's layout): the SAH is a full copy of the
+            MAH. True: one keypoint/visibility (and box) module serves both heads; only the
+            confidence branch is duplicated. The shared module runs twice in training, on
+            the live features for the MAH and on the (detached) SAH features for the SAH, so
+            it receives the dense MAH regression gradients and the SAH's; the neck and
+            backbone still get none from the SAH. Each head ranks cells with its own
+            confidence and resolves contention differently (top-k vs one-to-one), so the
+            shared output can be pulled towards two people. Inference parameters are the same
+            either way. See docs/design.md and :meth:`_loss`.
         with_bbox: add a box branch + IoU loss (box-driven ablations of Table III).
         assigner_one2many / assigner_one2one: KeypointDrivenAssigner configs (topk 10 / 1).
         conf_target: 'soft' (TAL-style: the positive's alignment score normalised per
@@ -427,101 +438,128 @@ class ERPoseHead(BaseHead):
             return self._loss(feats, batch_data_samples)
 
     def _loss(self, feats: List[Tensor], batch_data_samples: OptSampleList) -> dict:
-        # SAH sees detached features only beside a MAH; trained alone (SAH-only ablation)
-        # it is the only thing that can train the backbone
+        """Both heads' losses. Which loss reaches which parameters:
+
+        * MAH losses (``*_o2m``): the MAH branches and, through the live features, the neck
+          and backbone.
+        * SAH losses, beside a MAH with ``detach_one2one`` (the default): the SAH branches
+          only. With ``share_regression=False`` (default, the paper's YOLOv10 layout) the SAH
+          is a full copy of the MAH run on detached features. With ``share_regression=True``
+          the keypoint/visibility branch is one module serving both heads: it runs once on
+          the live features for the MAH and once on the detached features for the SAH, so
+          the SAH's pose and visibility losses train that shared branch but never the neck
+          or backbone.
+        * SAH-only training (no MAH) or ``detach_one2one=False``: the SAH losses reach the
+          backbone too.
+        """
         detach = self.detach_one2one and self.one2many is not None
-        if self.share_regression:
-            # one regression pass (on the live features) serves both heads
-            o2m_outs = self.one2many(feats)
-            o2o_feats = [f.detach() for f in feats] if detach else feats
-            o2o_outs = ([m(x) for m, x in zip(self.one2one.conf, o2o_feats)],) + o2m_outs[1:]
-        else:
-            o2o_outs = self.one2one([f.detach() for f in feats] if detach else feats)
-            o2m_outs = self.one2many(feats) if self.one2many is not None else None
-        losses = self._branch_loss(o2o_outs, batch_data_samples, self.assigner_one2one)
+        o2o_feats = [f.detach() for f in feats] if detach else feats
+        o2o_outs = self.one2one(o2o_feats)
+        o2m_outs = self.one2many(feats) if self.one2many is not None else None
+        gt = self.batch_targets(batch_data_samples, feats[0].device)
+        losses = self._branch_loss(o2o_outs, gt, self.assigner_one2one)
         if self.one2many is not None:
-            o2m = self._branch_loss(o2m_outs, batch_data_samples, self.assigner_one2many)
+            o2m = self._branch_loss(o2m_outs, gt, self.assigner_one2many)
             for k, v in o2m.items():
+                if k == 'num_widened':
+                    continue  # the MAH's top-k never widens
                 losses[f'{k}_o2m'] = v * self.one2many_weight if k.startswith('loss') else v
         return losses
 
-    def _gt_of(self, data_sample, device) -> InstanceData:
-        gt = data_sample.gt_instance_labels
-        gt_k = gt.keypoints.shape[-2] if len(gt) else self.num_keypoints
-        if gt_k != self.num_keypoints:
-            raise ValueError(
-                f"ERPoseHead: image {data_sample.metainfo.get('img_path', '?')} has annotations "
-                f'with {gt_k} keypoints per person but the model predicts '
-                f'num_keypoints={self.num_keypoints}; use a config whose dataset metainfo and '
-                f'head match (e.g. the *_crowdpose-* configs for 14 keypoints)')
-        out = InstanceData()
-        out.keypoints = torch.as_tensor(gt.keypoints, device=device).float().reshape(
-            -1, self.num_keypoints, 2)
-        vis = torch.as_tensor(gt.keypoints_visible, device=device).float()
-        out.keypoints_visible = (vis[..., 0] if vis.dim() == 3 else vis).reshape(-1, self.num_keypoints)
-        out.bboxes = torch.as_tensor(gt.bboxes, device=device).float().reshape(-1, 4)
-        wh = (out.bboxes[:, 2:] - out.bboxes[:, :2]).clamp(min=0)
-        if self.oks_scale == 'bbox':
-            out.areas = wh.prod(-1)
-        elif 'areas' in gt:
-            out.areas = torch.as_tensor(gt.areas, device=device).float().reshape(-1)
-        else:
-            out.areas = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
+    def batch_targets(self, batch_data_samples: OptSampleList, device) -> Dict[str, Tensor]:
+        """The people of a batch, padded to the largest count G (numpy on the host, then one
+        copy per field, so the number of dispatched ops does not grow with the batch).
+
+        Returns ``keypoints`` (B, G, K, 2), ``keypoints_visible`` (B, G, K), ``bboxes``
+        (B, G, 4) xyxy, ``areas`` (B, G) (the OKS scale ``s^2``, see ``oks_scale``) and
+        ``mask`` (B, G) bool (a real person, not padding).
+        """
+        K = self.num_keypoints
+        fields = []
+        for ds in batch_data_samples:
+            gt = ds.gt_instance_labels
+            kpts = _as_numpy(gt.keypoints) if len(gt) else np.zeros((0, K, 2), np.float32)
+            if kpts.shape[-2] != K:
+                raise ValueError(
+                    f"ERPoseHead: image {ds.metainfo.get('img_path', '?')} has annotations with "
+                    f'{kpts.shape[-2]} keypoints per person but the model predicts '
+                    f'num_keypoints={K}; set model.head.num_keypoints and the dataset metainfo '
+                    f'to the same keypoint set (e.g. the *_crowdpose-* configs for 14 keypoints)')
+            n = kpts.shape[0]
+            vis = _as_numpy(gt.keypoints_visible) if n else np.zeros((0, K), np.float32)
+            vis = vis[..., 0] if vis.ndim == 3 else vis
+            boxes = _as_numpy(gt.bboxes).reshape(-1, 4) if n else np.zeros((0, 4), np.float32)
+            areas = (_as_numpy(gt.areas).reshape(-1) if n and 'areas' in gt else None)
+            fields.append((kpts.reshape(n, K, 2), vis.reshape(n, K), boxes, areas))
+        B = len(fields)
+        G = max([f[0].shape[0] for f in fields], default=0)
+        kpts = np.zeros((B, G, K, 2), np.float32)
+        vis = np.zeros((B, G, K), np.float32)
+        boxes = np.zeros((B, G, 4), np.float32)
+        areas = np.zeros((B, G), np.float32)
+        mask = np.zeros((B, G), bool)
+        for b, (k, v, bx, ar) in enumerate(fields):
+            n = k.shape[0]
+            kpts[b, :n], vis[b, :n], boxes[b, :n], mask[b, :n] = k, v, bx, True
+            wh = np.clip(bx[:, 2:] - bx[:, :2], 0, None)
+            if self.oks_scale == 'bbox':
+                areas[b, :n] = wh.prod(-1)
+            elif ar is not None:
+                areas[b, :n] = ar
+            else:
+                areas[b, :n] = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
+        out = dict(keypoints=kpts, keypoints_visible=vis, bboxes=boxes, areas=areas)
+        out = {k: torch.from_numpy(v).to(device) for k, v in out.items()}
+        out['mask'] = torch.from_numpy(mask).to(device)
         return out
 
-    def _branch_loss(self, raw_outs, batch_data_samples, assigner) -> dict:
+    def assign(self, outs: Dict[str, Tensor], gt: Dict[str, Tensor],
+               assigner) -> Dict[str, Tensor]:
+        """Run ``assigner`` on decoded outputs (:meth:`decode`) and padded targets
+        (:meth:`batch_targets`); see :meth:`KeypointDrivenAssigner.assign_batch`."""
+        return assigner.assign_batch(
+            outs['priors'], outs['strides'], outs['conf_logits'].detach().sigmoid(),
+            outs['keypoints'].detach(), gt, self.sigmas,
+            bboxes=outs['bboxes'].detach() if self.with_bbox else None)
+
+    def _branch_loss(self, raw_outs, gt: Dict[str, Tensor], assigner) -> dict:
         outs = self.decode(*raw_outs)
         conf_logits, keypoints, vis_logits = outs['conf_logits'], outs['keypoints'], outs['vis_logits']
         B, N = conf_logits.shape
-        device = conf_logits.device
+        res = self.assign(outs, gt, assigner)
+        gt_inds = res['gt_inds']                                        # (B, N)
+        pos = gt_inds >= 0
+        pos_b, pos_n = pos.nonzero(as_tuple=True)
+        G = gt['mask'].shape[1]
+        flat = pos_b * G + gt_inds[pos_b, pos_n]                        # person id in the batch
+        conf_weight = (~res['ignore_mask']).to(conf_logits)
         conf_target = conf_logits.new_zeros(B, N)
-        conf_weight = conf_logits.new_ones(B, N)
-        pos_pred, pos_vis_logit, pos_gt, pos_gt_vis, pos_area = [], [], [], [], []
-        pos_box, pos_gt_box = [], []
-        scores = conf_logits.detach().sigmoid()
-        for b, ds in enumerate(batch_data_samples):
-            gt = self._gt_of(ds, device)
-            pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
-                                scores=scores[b], keypoints=keypoints[b].detach())
-            if self.with_bbox:
-                pred.bboxes = outs['bboxes'][b].detach()
-            res = assigner.assign(pred, gt, self.sigmas)
-            pos = res['gt_inds'] >= 0
-            inds = res['gt_inds'][pos]
-            conf_weight[b, res['ignore_mask']] = 0
-            if self.conf_target == 'hard':
-                conf_target[b, pos] = 1.0
-            else:
-                # TAL-style: align / max align of that person * max quality of that person
-                align, qual = res['align'][pos], res['quality'][pos]
-                G = len(gt)
-                max_align = align.new_zeros(G).scatter_reduce(0, inds, align, 'amax')
-                max_qual = qual.new_zeros(G).scatter_reduce(0, inds, qual, 'amax')
-                conf_target[b, pos] = align / max_align[inds].clamp(min=1e-9) * max_qual[inds]
-            pos_pred.append(keypoints[b, pos])
-            pos_vis_logit.append(vis_logits[b, pos])
-            pos_gt.append(gt.keypoints[inds])
-            pos_gt_vis.append(gt.keypoints_visible[inds])
-            pos_area.append(gt.areas[inds])
-            if self.with_bbox:
-                pos_box.append(outs['bboxes'][b, pos])
-                pos_gt_box.append(gt.bboxes[inds])
-
-        pos_pred = torch.cat(pos_pred)
-        pos_gt_vis = torch.cat(pos_gt_vis)
-        num_pos = pos_pred.shape[0]
+        if self.conf_target == 'hard':
+            conf_target[pos_b, pos_n] = 1.0
+        else:
+            # TAL-style: align / max align of that person * max quality of that person
+            align, qual = res['align'][pos_b, pos_n], res['quality'][pos_b, pos_n]
+            max_align = align.new_zeros(B * G).scatter_reduce(0, flat, align, 'amax')
+            max_qual = qual.new_zeros(B * G).scatter_reduce(0, flat, qual, 'amax')
+            conf_target[pos_b, pos_n] = align / max_align[flat].clamp(min=1e-9) * max_qual[flat]
+        pos_gt = gt['keypoints'].flatten(0, 1)[flat]
+        pos_gt_vis = gt['keypoints_visible'].flatten(0, 1)[flat]
+        pos_area = gt['areas'].flatten(0, 1)[flat]
+        num_pos = pos_b.shape[0]
         losses = dict()
         # SmoothOKSLoss averages over positives; with none it returns an exact 0 with a graph
-        losses['loss_pose'] = self.loss_pose(pos_pred, torch.cat(pos_gt), pos_gt_vis,
-                                             torch.cat(pos_area))
+        losses['loss_pose'] = self.loss_pose(keypoints[pos_b, pos_n], pos_gt, pos_gt_vis, pos_area)
         vis_t = (pos_gt_vis > 0).float()
-        losses['loss_vis'] = self.loss_vis(torch.cat(pos_vis_logit), vis_t,
+        losses['loss_vis'] = self.loss_vis(vis_logits[pos_b, pos_n], vis_t,
                                            torch.ones_like(vis_t)) / max(vis_t.numel(), 1)
         norm = conf_target.sum().clamp(min=1.0)
         losses['loss_conf'] = self.loss_conf(conf_logits, conf_target, conf_weight) / norm
         if self.with_bbox:
-            losses['loss_bbox'] = self.loss_bbox(torch.cat(pos_box), torch.cat(pos_gt_box)) / max(num_pos, 1)
+            losses['loss_bbox'] = self.loss_bbox(
+                outs['bboxes'][pos_b, pos_n], gt['bboxes'].flatten(0, 1)[flat]) / max(num_pos, 1)
         losses['num_pos'] = conf_logits.new_tensor(float(num_pos) / max(B, 1))
+        # people the one-to-one matching had to place outside their candidate cells
+        losses['num_widened'] = res['num_widened'].to(conf_logits)
         return losses
 
     # ------------------------------------------------------------------ deploy

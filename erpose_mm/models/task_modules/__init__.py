@@ -1,4 +1,6 @@
 from .keypoint_driven_assigner import KeypointDrivenAssigner
-from .oks import keypoints_to_bboxes, pairwise_bbox_iou, pairwise_oks
+from .oks import (batched_bbox_iou, batched_oks, keypoints_to_bboxes, pairwise_bbox_iou,
+                  pairwise_oks)
 
-__all__ = ['KeypointDrivenAssigner', 'pairwise_oks', 'pairwise_bbox_iou', 'keypoints_to_bboxes']
+__all__ = ['KeypointDrivenAssigner', 'pairwise_oks', 'pairwise_bbox_iou', 'keypoints_to_bboxes',
+           'batched_oks', 'batched_bbox_iou']
