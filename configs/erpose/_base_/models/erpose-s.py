@@ -24,8 +24,8 @@ model = dict(
         conf_channels=128,         # YOLOv10 rule: C_P3
         metainfo=metainfo,
         with_one2many=True,
-        detach_one2one=True,
-        share_regression=True,     # MAH and SAH share the keypoint branch (docs/design.md)
+        detach_one2one=True,       # the SAH trains on detached features (YOLOv10)
+        share_regression=False,    # the SAH is a full copy of the MAH (paper layout, docs/design.md)
         kpt_prior_height=4.0,      # offsets start at a standing pose 4 strides tall (docs/design.md)
         assigner_one2many=dict(type='KeypointDrivenAssigner', topk=10, alpha=0.5, beta=6.0),
         assigner_one2one=dict(type='KeypointDrivenAssigner', topk=1, alpha=0.5, beta=6.0),
