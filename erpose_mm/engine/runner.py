@@ -1,0 +1,105 @@
+"""A Runner whose checkpoint loading refuses what does not fit (fine-tuning rules for load_from)."""
+from mmengine.model import is_model_wrapper
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from ..utils.checkpoint_fit import (CheckpointMismatchError, check_checkpoint_fits,
+                                    plan_finetune_load, state_dict_of)
+
+
+@RUNNERS.register_module()
+class ERPoseRunner(Runner):
+    """MMEngine's :class:`~mmengine.runner.Runner` with checked ``load_from``.
+
+    * Training (``train()``) with ``load_from`` and no resume follows fine-tuning rules
+      (:func:`erpose_mm.utils.checkpoint_fit.plan_finetune_load`): every tensor that fits
+      is loaded; the keypoint output layers start fresh when the keypoint count differs
+      (they keep the head's initialisation, i.e. the standing-pose keypoint prior for
+      known keypoint names when ``kpt_prior_height`` is set), and so does the
+      training-only one-to-many head if the checkpoint lacks it; ONE log line names the
+      layers that started fresh. Anything else missing or mis-shaped (another scale,
+      another model) stops with a one-line :class:`CheckpointMismatchError`.
+    * ``val()`` / ``test()`` with ``load_from`` refuse a checkpoint whose inference
+      tensors are missing or mis-shaped
+      (:func:`~erpose_mm.utils.checkpoint_fit.check_checkpoint_fits`).
+    * ``cfg.allow_partial_checkpoint = True`` (``--allow-partial-checkpoint``) loads what
+      fits with a one-line warning instead (MMEngine's behaviour, for experts).
+
+    Why a Runner subclass and not a hook: MMEngine calls ``before_run`` hooks *before*
+    ``_init_model_weights()``, so a hook that loaded the weights in ``before_run`` would
+    see them overwritten by ``init_weights`` (or would have to initialise the model
+    itself, and the fresh layers would not get the Runner's initialisation).
+    ``load_or_resume`` runs right after initialisation, where MMEngine itself loads, and
+    the fresh layers keep exactly the initialisation a run from scratch gets. Resuming
+    (``--resume``) is MMEngine's (with :mod:`erpose_mm.engine.safe_checkpoint`'s
+    fallback for a broken ``last_checkpoint``).
+    """
+
+    _erpose_training = False
+
+    def train(self):
+        self._erpose_training = True
+        try:
+            return super().train()
+        finally:
+            self._erpose_training = False
+
+    @property
+    def _bare_model(self):
+        return self.model.module if is_model_wrapper(self.model) else self.model
+
+    def _cfg_name(self) -> str:
+        return getattr(self.cfg, 'filename', None) or 'the config'
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded or self._resume or self._load_from is None:
+            return super().load_or_resume()
+        allow_partial = bool(self.cfg.get('allow_partial_checkpoint', False))
+        if not self._erpose_training:
+            check_checkpoint_fits(self._bare_model, self._load_from, self._cfg_name(),
+                                  allow_partial=allow_partial)
+            return super().load_or_resume()
+        self.load_for_finetuning(self._load_from, allow_partial)
+
+    def load_for_finetuning(self, filename: str, allow_partial: bool = False) -> dict:
+        """Load ``filename`` into the (already initialised) model by fine-tuning rules.
+
+        Hooks see a checkpoint whose ``state_dict`` holds exactly the model's tensors
+        (the fresh ones from the model), so e.g. ``EMAHook`` copies the same weights.
+        Returns the checkpoint.
+        """
+        checkpoint = _load_checkpoint(filename, map_location='cpu')
+        try:
+            ckpt_sd = state_dict_of(checkpoint)
+        except CheckpointMismatchError as e:
+            raise CheckpointMismatchError(f'{filename}: {e}') from None
+        model = self._bare_model
+        plan = plan_finetune_load(model.state_dict(), ckpt_sd, filename, self._cfg_name(),
+                                  allow_partial=allow_partial)
+        if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
+            checkpoint = dict(state_dict=checkpoint)
+        checkpoint['state_dict'] = dict(plan.state_dict)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model.load_state_dict(plan.state_dict, strict=True)
+        self._has_loaded = True
+        self.logger.info(plan.log_line(filename, self._prior_note()))
+        return checkpoint
+
+    def _prior_note(self) -> str:
+        """How the head initialises the keypoint output layers, for the log line."""
+        head = self.cfg.get('model', {}).get('head', {}) or {}
+        height = head.get('kpt_prior_height')
+        if height is None:
+            return 'offsets start at the cell centre'
+        try:
+            from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+            from ..models.heads.keypoint_prior import STANDING_POSE
+            meta = parse_pose_metainfo(dict(from_file=head.get('metainfo')))
+            names = [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
+            known = sum(n in STANDING_POSE for n in names)
+            return (f'keypoint prior kpt_prior_height={height} for {known} of '
+                    f'{len(names)} keypoints by name')
+        except Exception:  # metainfo unreadable here: the head reported it already
+            return f'keypoint prior kpt_prior_height={height}'
