@@ -1,4 +1,6 @@
-"""Bad and unusual input files shared by the runner and inferencer tests."""
+"""Bad and unusual input files shared by the runner and inferencer tests, and broken
+training sets for the dataset-check tests."""
+import os
 import os.path as osp
 import struct
 import zlib
@@ -50,3 +52,63 @@ def make_bad_inputs(d):
     (mixed / 'README').write_text("no extension: MMPose's own folder listing crashes on it")
     (mixed / 'readme.md').write_text('ignored')
     return d
+
+
+# ----------------------------------------------------------------------- broken datasets
+DATASET_FAULTS = ('missing', 'empty', 'corrupt', 'truncated', 'size', 'nan', 'box')
+
+
+def break_coco_dataset(root: str, faults=DATASET_FAULTS, split: str = 'train') -> dict:
+    """Break a synthetic COCO set (``generate_synthetic_coco`` layout) in place, one fault
+    per annotated image, in the order given. Returns ``{fault: info}`` with ``image_id``,
+    ``file`` (path on disk) and, for annotation faults, ``ann_id`` and what was changed.
+
+    missing / empty / corrupt / truncated: the image file is deleted, emptied, replaced by
+    bytes that are no image, or cut to half (a JPEG without its end); size: the json says
+    the image is 60 % as wide as it is; nan: one labelled keypoint's x becomes NaN; box: a
+    labelled person's box becomes [x, y, 0, 0].
+    """
+    import json
+    ann_path = osp.join(root, 'annotations', f'person_keypoints_{split}.json')
+    with open(ann_path) as f:
+        data = json.load(f)
+    labelled = {}
+    for a in data['annotations']:
+        if not a.get('iscrowd') and sum(v > 0 for v in a['keypoints'][2::3]) >= 3:
+            labelled.setdefault(a['image_id'], a)
+    images = [img for img in data['images'] if img['id'] in labelled]
+    if len(images) < len(faults):
+        raise ValueError(f'{ann_path}: {len(images)} annotated images for {len(faults)} faults')
+    out = {}
+    for fault, img in zip(faults, images):
+        path = osp.join(root, split, img['file_name'])
+        ann = labelled[img['id']]
+        info = dict(image_id=img['id'], file=path)
+        if fault == 'missing':
+            os.remove(path)
+        elif fault == 'empty':
+            open(path, 'wb').close()
+        elif fault == 'corrupt':
+            with open(path, 'wb') as f:
+                f.write(bytes(range(256)) * 8)
+        elif fault == 'truncated':
+            raw = open(path, 'rb').read()
+            with open(path, 'wb') as f:
+                f.write(raw[:len(raw) // 2])
+        elif fault == 'size':
+            info['real'] = (img['width'], img['height'])
+            img['width'] = int(img['width'] * 0.6)
+            info['json'] = (img['width'], img['height'])
+        elif fault == 'nan':
+            k = next(i for i in range(len(ann['keypoints']) // 3) if ann['keypoints'][3 * i + 2] > 0)
+            ann['keypoints'][3 * k] = float('nan')
+            info.update(ann_id=ann['id'], keypoint=k)
+        elif fault == 'box':
+            info.update(ann_id=ann['id'], old=list(ann['bbox']))
+            ann['bbox'] = [ann['bbox'][0], ann['bbox'][1], 0, 0]
+        else:
+            raise ValueError(f'unknown fault {fault!r}')
+        out[fault] = info
+    with open(ann_path, 'w') as f:
+        json.dump(data, f)  # NaN is written as NaN (Python's json, as COCO tools read it)
+    return out

@@ -2,6 +2,11 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl]
                          [--out-json preds.json] [--show-dir DIR] [--cfg-options k=v ...]
+                         [--allow-partial-checkpoint]
+
+A checkpoint whose inference tensors are missing or mis-shaped for CONFIG (another scale,
+keypoint count or model; a backbone-only checkpoint) is refused with one line, exit
+status 1, before anything is evaluated (``erpose_mm/utils/checkpoint_fit.py``).
 """
 import argparse
 import os
@@ -12,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import erpose_mm  # noqa: E402,F401
 from erpose_mm import compat  # noqa: E402
-from erpose_mm.engine.checkpoint import check_checkpoint_fits  # noqa: E402
+from erpose_mm.utils.checkpoint_fit import exit_if_checkpoint_unfit  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -35,6 +40,9 @@ def parse_args():
                         help='override settings of the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='evaluate even when tensors are missing or mis-shaped (they '
+                        'keep their random initialisation; a warning says which)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -80,7 +88,8 @@ def main():
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
     runner = Runner.from_cfg(cfg)
-    check_checkpoint_fits(runner.model, args.checkpoint, args.config)
+    exit_if_checkpoint_unfit(runner.model, args.checkpoint, args.config,
+                             allow_partial=args.allow_partial_checkpoint)
     runner.test()
 
 

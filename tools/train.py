@@ -2,6 +2,23 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options k=v ...] [--launcher pytorch]
+                                 [--max-bad-images FRACTION] [--allow-partial-checkpoint]
+
+What it adds to MMPose's tool, so that nothing passes silently:
+
+* the training set is checked before training (``erpose_mm/datasets/checks.py``, cached):
+  its ``CocoDataset`` / ``CrowdPoseDataset`` becomes ``CheckedCocoDataset`` /
+  ``CheckedCrowdPoseDataset`` (no config change). Bad images are skipped (refused above
+  ``--max-bad-images``, default 5%), sizes / NaN keypoints / degenerate boxes fixed in
+  memory, duplicate image ids and an empty set refused; an image that breaks during
+  training is skipped with a warning. ``tools/misc/check_dataset.py CONFIG``: the report.
+* ``ERPoseRunner`` (``erpose_mm/engine/runner.py``): ``load_from`` loads what fits, starts
+  the keypoint output layers fresh for another keypoint count (one log line) and refuses
+  another scale or model; ``--allow-partial-checkpoint`` loads whatever fits.
+* checkpoints are written atomically and ``--resume`` falls back to the newest complete
+  checkpoint when ``last_checkpoint`` is broken (``erpose_mm/engine/safe_checkpoint.py``).
+
+Refusals are one line, ``error: ...``, exit status 1.
 """
 import argparse
 import os
@@ -12,8 +29,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import erpose_mm  # noqa: E402,F401  (registers modules + applies compat adapters)
 from erpose_mm import compat  # noqa: E402
+from erpose_mm.datasets.checked_dataset import use_checked_datasets  # noqa: E402
+from erpose_mm.datasets.checks import DatasetCheckError  # noqa: E402
+from erpose_mm.engine.runner import ERPoseRunner  # noqa: E402
+from erpose_mm.engine.safe_checkpoint import ResumeError, is_complete_checkpoint  # noqa: E402
+from erpose_mm.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 
 
 def parse_args():
@@ -34,6 +56,13 @@ def parse_args():
     parser.add_argument('--show-dir', help='directory where visualised val images are saved')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--max-bad-images', type=float, default=None, metavar='FRACTION',
+                        help='refuse to train when more than this fraction of the training '
+                        'images is missing or unreadable (default 0.05; the dataset '
+                        "config's max_bad_image_fraction)")
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='load_from: load every tensor that fits and start the rest '
+                        'fresh, instead of refusing a checkpoint of another scale/model')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -68,6 +97,15 @@ def merge_args(cfg: Config, args) -> Config:
         cfg.default_hooks.visualization.out_dir = args.show_dir
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.allow_partial_checkpoint:
+        cfg.allow_partial_checkpoint = True
+    # the training-data check (an explicit --max-bad-images wins over the config)
+    check_args = {} if args.max_bad_images is None else dict(
+        max_bad_image_fraction=args.max_bad_images)
+    for name in use_checked_datasets(cfg.train_dataloader.dataset, **check_args):
+        print_log(f'warning: the training dataset type {name} is not checked before '
+                  'training (only CocoDataset / CrowdPoseDataset are)', logger='current',
+                  level=30)
     return cfg
 
 
@@ -78,8 +116,17 @@ def main():
         # torchrun without GPUs: gloo process group + CPU DDP (see erpose_mm/compat.py)
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    if args.resume not in (None, 'auto') and not is_complete_checkpoint(args.resume):
+        sys.exit(f'error: --resume {args.resume}: not a complete checkpoint (missing, empty '
+                 'or truncated); --resume without a path picks the newest complete one')
+    runner = ERPoseRunner.from_cfg(cfg)
+    try:
+        runner.train()
+    except (DatasetCheckError, CheckpointMismatchError, ResumeError) as e:
+        # refusals of the data check, of load_from and of --resume: one line (console and
+        # log file), no traceback
+        runner.logger.error(f'error: {e}')
+        sys.exit(1)
 
 
 if __name__ == '__main__':
