@@ -6,25 +6,27 @@ _base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-n.py',
 input_size = (480, 480)
 data_root = '../shared/data/coco/'
 codec = dict(type='YOLOXPoseAnnotationProcessor', input_size=input_size)
-# no augmentation: the point is to fit these images. (A deterministic affine = the same
-# letterbox as the val pipeline's BottomupResize, but it also transforms the annotations.)
-train_pipeline_stage1 = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=input_size, shift_prob=0, rotate_prob=0,
-         scale_prob=0, scale_type='long', pad_val=(114, 114, 114), bbox_keep_corner=False,
-         clip_border=True),
-    dict(type='FilterAnnotations', by_kpt=False, by_box=True, keep_empty=True),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
+
+
+# `_base_.<name>` is the bases' value; functions defined in a config are not config keys
+def _at_input_size(pipeline):
+    """`pipeline` with its input-size settings and target codec at `input_size`."""
+    sized = dict(img_scale=input_size, input_size=input_size, encoder=codec)
+    return [{k: sized.get(k, v) for k, v in t.items()} for t in pipeline]
+
+
+def _runtime_hook(hook_type, **changes):
+    """The runtime's custom hook of `hook_type`, with `changes`."""
+    return dict(next(h for h in _base_.custom_hooks if h['type'] == hook_type), **changes)
+
+
+# no augmentation: the point is to fit these images. COCO's stage-2 pipeline without HSV
+# and flip: its deterministic affine is the val pipeline's letterbox (BottomupResize), but
+# it also transforms the annotations
+train_pipeline_stage1 = [t for t in _at_input_size(_base_.train_pipeline_stage2)
+                         if t['type'] not in ('YOLOXHSVRandomAug', 'RandomFlip')]
 train_pipeline_stage2 = train_pipeline_stage1
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupResize', input_size=input_size, pad_val=(114, 114, 114)),
-    dict(type='PackPoseInputs',
-         meta_keys=('id', 'img_id', 'img_path', 'ori_shape', 'img_shape', 'input_size',
-                    'input_center', 'input_scale')),
-]
+val_pipeline = _at_input_size(_base_.val_pipeline)
 _data = dict(data_root=data_root, ann_file='test_coco.json', data_prefix=dict(img=''))
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                         dataset=dict(**_data, pipeline=train_pipeline_stage1))
@@ -42,10 +44,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=10, end=max_epochs,
          T_max=max_epochs - 10),
 ]
-custom_hooks = [
-    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.02, update_buffers=True,
-         strict_load=False, priority=49),
-    dict(type='KeypointCountCheckHook'),
-]
+# a fast EMA for 600 steps; no pipeline switch (no augmentation to drop)
+custom_hooks = [_runtime_hook('EMAHook', momentum=0.02),
+                _runtime_hook('KeypointCountCheckHook')]
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=100, max_keep_ckpts=1, save_best='coco/AP'))

@@ -1,6 +1,7 @@
 # ER-Pose-n on the built-in synthetic multi-person data, 256x256, a short CPU schedule
 # without Mosaic: the recipe the tests and the learning benchmark build on. The quickstart
 # (tools/quickstart.sh) is its ten-minute variant, erpose-n_synthetic-256_quickstart.py.
+# Measurements behind its settings: docs/results.md, "Recipe measurements".
 # Make the data with
 #   python tools/dataset_converters/make_synthetic_coco.py data/synthetic --difficulty easy
 _base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-n.py',
@@ -12,37 +13,27 @@ train_ann = 'annotations/person_keypoints_train.json'
 val_ann = 'annotations/person_keypoints_val.json'
 codec = dict(type='YOLOXPoseAnnotationProcessor', input_size=input_size)
 
-# short-budget recipe: no Mosaic (it pays off only over long schedules), random affine +
-# HSV + flip; the paper's AdamW + cosine schedule with a shorter warm-up
+
+# `_base_.<name>` is the bases' value; functions defined in a config are not config keys
+def _at_input_size(pipeline):
+    """`pipeline` with its input-size settings and target codec at `input_size`."""
+    sized = dict(img_scale=input_size, input_size=input_size, encoder=codec)
+    return [{k: sized.get(k, v) for k, v in t.items()} for t in pipeline]
+
+
+def _runtime_hook(hook_type, **changes):
+    """The runtime's custom hook of `hook_type`, with `changes`."""
+    return dict(next(h for h in _base_.custom_hooks if h['type'] == hook_type), **changes)
+
+
+# short-budget recipe: the COCO pipelines at 256 without Mosaic (it pays off only over
+# long schedules) and with a milder random scale; random affine + HSV + flip remain
 train_pipeline_stage1 = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=input_size, shift_factor=0.1,
-         rotate_factor=0, scale_factor=(0.75, 1.25), pad_val=114, distribution='uniform',
-         transform_mode='perspective', bbox_keep_corner=False, clip_border=True),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip'),
-    dict(type='FilterAnnotations', by_kpt=False, by_box=True, keep_empty=True),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
+    dict(t, scale_factor=(0.75, 1.25)) if t['type'] == 'BottomupRandomAffine' else t
+    for t in _at_input_size(_base_.train_pipeline_stage1) if t['type'] != 'Mosaic'
 ]
-train_pipeline_stage2 = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=input_size, shift_prob=0, rotate_prob=0,
-         scale_prob=0, scale_type='long', pad_val=(114, 114, 114), bbox_keep_corner=False,
-         clip_border=True),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip'),
-    dict(type='FilterAnnotations', by_kpt=False, by_box=True, keep_empty=True),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupResize', input_size=input_size, pad_val=(114, 114, 114)),
-    dict(type='PackPoseInputs',
-         meta_keys=('id', 'img_id', 'img_path', 'ori_shape', 'img_shape', 'input_size',
-                    'input_center', 'input_scale')),
-]
+train_pipeline_stage2 = _at_input_size(_base_.train_pipeline_stage2)
+val_pipeline = _at_input_size(_base_.val_pipeline)
 train_dataloader = dict(
     batch_size=8, num_workers=1, persistent_workers=True, pin_memory=False,
     dataset=dict(data_root=data_root, ann_file=train_ann, data_prefix=dict(img='train/'),
@@ -60,27 +51,23 @@ max_epochs = 20
 num_last_epochs = 2
 warmup_epochs = 1
 train_cfg = dict(max_epochs=max_epochs, val_interval=5, dynamic_intervals=None)
-# lr for batch 8 (the paper's 0.01 is for batch 128): on this data, 5-epoch runs gave AP
-# 0.080 / 0.105 / 0.091 at lr 0.001 / 0.002 / 0.004 (docs/results.md)
+# lr for batch 8 (the paper's 0.01 is for batch 128), picked by 5-epoch runs
 optim_wrapper = dict(optimizer=dict(lr=0.002))
+# the paper's warm-up + cosine, timed for this schedule, with a warm-up from 1% of the lr
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-4, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, T_max=max_epochs - warmup_epochs, convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], start_factor=1e-2, end=warmup_epochs),
+    dict(_base_.param_scheduler[1], begin=warmup_epochs, end=max_epochs,
+         T_max=max_epochs - warmup_epochs),
 ]
-# a fixed seed: runs repeat (unseeded runs of this recipe spread by ~0.05 AP,
-# docs/results.md)
+# a fixed seed: runs repeat (unseeded runs of this recipe spread by a few AP points)
 randomness = dict(seed=0)
 custom_hooks = [
-    # NHWC weights: oneDNN's native CPU layout, ~1.3x faster steps here (docs/results.md)
+    # NHWC weights: oneDNN's native CPU layout, faster steps
     dict(type='ChannelsLastHook'),
-    dict(type='LastEpochsPipelineSwitchHook', num_last_epochs=num_last_epochs,
-         switch_pipeline='train_pipeline_stage2'),
+    _runtime_hook('LastEpochsPipelineSwitchHook', num_last_epochs=num_last_epochs),
     # faster EMA for a short schedule
-    dict(type='EMAHook', ema_type='DedupExpMomentumEMA', momentum=0.002, update_buffers=True,
-         strict_load=False, priority=49),
-    dict(type='KeypointCountCheckHook'),
+    _runtime_hook('EMAHook', momentum=0.002),
+    _runtime_hook('KeypointCountCheckHook'),
 ]
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='coco/AP'))
