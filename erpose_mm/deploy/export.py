@@ -151,7 +151,8 @@ def add_runner_metadata(onnx_file: str, meta: dict) -> None:
 
 def export_onnx(config, checkpoint: Optional[str], out_file: str,
                 input_size: Tuple[int, int] = (640, 640), dynamic: bool = False,
-                score_thr: float = 0.01, max_per_img: int = 100, opset: int = 11) -> str:
+                score_thr: float = 0.01, max_per_img: int = 100, opset: int = 11,
+                fp16: bool = False) -> str:
     """Export ER-Pose to ONNX with plain ``torch.onnx`` (TorchScript exporter).
 
     Args:
@@ -165,6 +166,9 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
         score_thr: rows with ``score <= score_thr`` get score 0 (padding).
         max_per_img: N, the fixed number of output rows per image.
         opset: ONNX opset (11 = MMDeploy's default).
+        fp16: export float32, then convert the network to float16 for GPU runtimes
+            (:func:`erpose_mm.deploy.fp16.convert_onnx_to_fp16`: the decode, the input
+            and the outputs stay float32, so callers feed and read float32 as before).
 
     Returns:
         ``out_file``.
@@ -192,6 +196,9 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
                                                   dynamic))
     import onnx
     onnx.checker.check_model(out_file)
+    if fp16:
+        from .fp16 import convert_onnx_to_fp16
+        convert_onnx_to_fp16(out_file, out_file)
     return out_file
 
 
@@ -293,3 +300,52 @@ def make_random_checkpoint(config, out_file: str, seed: int = 0, conf_std: float
                 'meta': {'seed': seed, 'note': 'random weights (erpose_mm.deploy.export)'}},
                out_file)
     return out_file
+
+
+def parse_args(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog='python -m erpose_mm.deploy.export',
+        description='Export ER-Pose to ONNX with plain torch.onnx (no MMDeploy): outputs '
+        'dets (B,N,5) and keypoints (B,N,K,3), runner metadata included.')
+    parser.add_argument('config', help='model config (configs/erpose/*.py)')
+    parser.add_argument('checkpoint', help="checkpoint (.pth); 'none' for the config's "
+                        'initial weights')
+    parser.add_argument('out_file', help='.onnx file to write (refused if it exists)')
+    parser.add_argument('--input-size', type=int, nargs='+', default=[640],
+                        help='W [H], multiples of 32 (default 640)')
+    parser.add_argument('--dynamic', action='store_true',
+                        help='dynamic batch, height and width')
+    parser.add_argument('--fp16', action='store_true',
+                        help='float16 network, float32 decode / input / outputs '
+                        '(for ONNX Runtime CUDA and TensorRT; runs on CPU too, slowly)')
+    parser.add_argument('--score-thr', type=float, default=0.01)
+    parser.add_argument('--max-per-img', type=int, default=100)
+    parser.add_argument('--opset', type=int, default=11)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    import sys
+    args = parse_args(argv)
+    size = args.input_size
+    if len(size) not in (1, 2):
+        sys.exit(f'error: --input-size takes W or W H, got {size}')
+    if osp.exists(args.out_file):
+        sys.exit(f'error: {args.out_file}: exists; not overwritten')
+    ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    for path, what in ((args.config, 'model config'), (ckpt, 'checkpoint')):
+        if path is not None and not osp.isfile(path):
+            sys.exit(f'error: {path}: {what} not found')
+    try:
+        export_onnx(args.config, ckpt, args.out_file, input_size=(size[0], size[-1]),
+                    dynamic=args.dynamic, score_thr=args.score_thr,
+                    max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16)
+    except (ValueError, ImportError) as e:
+        sys.exit(f'error: {args.out_file}: {e}')
+    print(f'wrote {args.out_file} ({"fp16" if args.fp16 else "fp32"})')
+    return 0
+
+
+if __name__ == '__main__':
+    main()
