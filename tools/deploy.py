@@ -113,6 +113,13 @@ def main(argv=None):
 
     # ---- ONNX -> backend
     backend_files = [ir_file]
+    if backend == Backend.ONNXRUNTIME and \
+            deploy_cfg.backend_config.get('precision', 'fp32') == 'fp16':
+        # MMDeploy's ORT backend converts in place (to_backend); ER-Pose keeps its decode fp32
+        from erpose_mm.deploy.fp16 import convert_onnx_to_fp16
+        convert_onnx_to_fp16(ir_file, ir_file,
+                             **deploy_cfg.backend_config.get('common_config', {}))
+        logger.info(f'fp16 conversion success: {ir_file}')
     if backend == Backend.TENSORRT:
         from mmdeploy.apis.tensorrt import onnx2tensorrt
         model_params = get_model_inputs(deploy_cfg)
