@@ -9,5 +9,6 @@ compat.apply_all()
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration)
 from . import deploy  # noqa: E402,F401  (MMDeploy rewriter hook + inference adapters; lazy, no mmdeploy import)
+from . import apis  # noqa: E402,F401  (MMPoseInferencer aliases: pose2d='erpose-n')
 
 __version__ = '0.1.0'
