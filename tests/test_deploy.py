@@ -293,16 +293,16 @@ def test_runner_cli_without_torch(work, onnx_n320):
     assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
     names = sorted(os.listdir(DEMO))
     for n in names:
-        stem = osp.splitext(n)[0]
-        assert (out / 'visualizations' / f'{stem}.jpg').is_file()
-        preds = json.loads((out / 'predictions' / f'{stem}.json').read_text())
+        # outputs keep the input's file name (a.jpg and a.png do not collide)
+        assert (out / 'visualizations' / n).is_file()
+        preds = json.loads((out / 'predictions' / f'{n}.json').read_text())
         assert preds and set(preds[0]) == {'keypoints', 'keypoint_scores', 'bbox', 'bbox_score'}
         assert all(p['bbox_score'] > 0.5 for p in preds)
         h, w = cv2.imread(osp.join(DEMO, n)).shape[:2]
         for p in preds:
             k = np.array(p['keypoints'])
             assert k.shape == (17, 2)
-            x1, y1, x2, y2 = p['bbox']
+            (x1, y1, x2, y2), = p['bbox']  # MMPoseInferencer's JSON format
             assert 0 <= x1 <= x2 <= w and 0 <= y1 <= y2 <= h
             # box = keypoint extent clipped to the image
             np.testing.assert_allclose([x1, y1], np.clip(k.min(0), 0, [w, h]), atol=1e-3)
@@ -366,7 +366,7 @@ def test_runner_mixed_folder_skips_bad_files(bad_inputs, onnx_n320, capsys):
     err = capsys.readouterr().err
     assert rc == 0
     assert str(bad_inputs / 'mixed' / 'b.jpg') in err and 'readme' not in err
-    assert sorted(os.listdir(out / 'predictions')) == ['a.json']
+    assert sorted(os.listdir(out / 'predictions')) == ['a.jpg.json']
 
 
 def test_runner_image_conversions(bad_inputs, onnx_n320):

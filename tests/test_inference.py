@@ -193,7 +193,7 @@ def test_infer_cli_mixed_folder(bad, ckpt, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert str(bad / 'mixed' / 'b.jpg') in cap.err
-    assert os.listdir(out / 'predictions') == ['a.json']
+    assert os.listdir(out / 'predictions') == ['a.jpg.json']
     assert os.listdir(out / 'visualizations') == ['a.jpg']
 
 

@@ -1,105 +1,137 @@
-"""ER-Pose inference with MMPose's MMPoseInferencer (image, folder or video).
+"""ER-Pose inference with PyTorch through MMPose's inferencer: image, folder, video,
+camera or stream.
 
-    python tools/infer.py CONFIG CHECKPOINT INPUT [--out-dir DIR] [--score-thr 0.3]
-        [--kpt-thr 0.3] [--device cpu] [--no-bbox] [--radius 3] [--thickness 1]
+    python tools/infer.py CONFIG_OR_ALIAS CHECKPOINT INPUT [--out-dir DIR] [--overwrite]
+        [--score-thr 0.3] [--kpt-thr 0.3] [--batch-size N] [--track] [--show]
+        [--device cpu|cuda|cuda:N] [--no-vis] [--no-bbox] [--radius R] [--thickness T]
 
-Writes DIR/visualizations/NAME (drawn skeletons; NAME.mp4 for a video) and
-DIR/predictions/NAME.json (per person: keypoints, keypoint_scores, bbox derived from the
-keypoints, bbox_score; for a video one entry per frame), in original-image pixels.
+INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
+index N, or a stream URL OpenCV opens (``rtsp://...``). CONFIG_OR_ALIAS: a config file or
+a model name of ``configs/erpose/metafile.yml`` (``erpose-n``, ``erpose-s``, ...).
 
-A thin layer over ``MMPoseInferencer(pose2d=CONFIG, pose2d_weights=CHECKPOINT)``; what it
-adds:
+Writes DIR/predictions/NAME.json (MMPoseInferencer's format: per person keypoints,
+keypoint_scores, bbox [[x1, y1, x2, y2]] derived from the keypoints, bbox_score, and
+track_id with --track; for a video ``[{frame_id, instances}]``) and DIR/visualizations/NAME,
+NAME being the input's file name (``a.jpg.json``, so ``a.jpg`` and ``a.png`` do not
+collide). Files of an earlier run are not replaced unless ``--overwrite``. The options,
+outputs and default thresholds are those of ``tools/onnx_infer.py``: the loop is
+``erpose_mm/apis/inference_runner.py``.
 
-* ``import erpose_mm`` before ``mmpose.apis`` (registers ER-Pose and the torchvision
-  stub without which ``mmpose.apis`` cannot be imported here, and the numpy-2.4
-  visualizer fix; the config's ``custom_imports`` would come too late);
-* input checks with errors that name the file: missing file / video, empty folder,
-  unreadable or non-image files (skipped with a warning inside a folder, an error when
-  named directly), a folder's non-image files are ignored (MMPose's own folder listing
-  crashes on files of unknown type);
-* ``--score-thr`` is the person score threshold (MMPoseInferencer's ``bbox_thr``, which
-  it copies into the head's ``test_cfg.score_thr``).
-
-Grayscale, RGBA and 16-bit images are read as 8-bit BGR (``mmcv.imread``, like
-``onnx_runner``).
+The model runs through ``MMPoseInferencer(pose2d=..., pose2d_weights=...)``: its pipeline
+(``BottomupResize``), data preprocessor and ``bbox_thr`` -> head ``score_thr``; a batch
+of images is collated into one ``model.test_step`` call (MMPoseInferencer itself feeds one
+image at a time). ``import erpose_mm`` comes before ``mmpose.apis`` (torchvision stub,
+ER-Pose registration, the numpy-2.4 visualizer fix, model aliases).
 """
 import argparse
 import os.path as osp
 import sys
+from typing import List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='ER-Pose inference (MMPoseInferencer)')
-    p.add_argument('config', help='model config (configs/erpose/*.py)')
+    from erpose_mm.apis.inference_runner import add_common_args
+    p = argparse.ArgumentParser(description='ER-Pose inference (PyTorch, MMPoseInferencer)')
+    p.add_argument('config', help="model config (configs/erpose/*.py) or alias ('erpose-n')")
     p.add_argument('checkpoint', help='checkpoint (.pth)')
-    p.add_argument('input', help='image file, folder of images, or video file')
-    p.add_argument('--out-dir', default=None,
-                   help='write visualizations/ and predictions/ (JSON) here')
-    p.add_argument('--score-thr', type=float, default=0.3, help='person score threshold')
-    p.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint drawing threshold')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--no-bbox', action='store_true', help='do not draw boxes')
-    p.add_argument('--radius', type=int, default=3)
-    p.add_argument('--thickness', type=int, default=1)
-    p.add_argument('--show', action='store_true', help='show results in a window')
+    add_common_args(p)
     return p.parse_args(argv)
 
 
-def collect_inputs(path: str):
-    """-> (inputs for MMPoseInferencer, kind, skipped files). Raises InputError."""
-    from erpose_mm.deploy.onnx_runner import InputError, check_video, list_inputs, read_image
-    kind, files = list_inputs(path)
-    if kind == 'video':
-        check_video(path)
-        return path, kind, []
-    good, skipped = [], []
-    for f in files:
-        try:
-            read_image(f)  # same decoder and flags as mmcv.imread
-            good.append(f)
-        except InputError as e:
-            if kind == 'image':
-                raise
-            print(f'warning: skipped {e}', file=sys.stderr)
-            skipped.append(f)
-    if not good:
-        raise InputError(f'{path}: none of its {len(files)} image files could be read')
-    return good, kind, skipped
+def check_device(device: str) -> str:
+    """'cpu', 'cuda' or 'cuda:N' that torch can use; raise DeviceError (one line)."""
+    import torch
+    from erpose_mm.apis.inference_runner import DeviceError
+    d = device.lower()
+    if d == 'cpu':
+        return d
+    if d == 'cuda' or (d.startswith('cuda:') and d[5:].isdigit()):
+        if torch.version.cuda is None:
+            raise DeviceError(f'--device {device}: this torch ({torch.__version__}) is a CPU '
+                              'build without CUDA; install a CUDA build of torch')
+        if not torch.cuda.is_available():
+            raise DeviceError(f'--device {device}: torch {torch.__version__} (CUDA '
+                              f'{torch.version.cuda}) finds no CUDA device or driver')
+        idx = int(d[5:]) if ':' in d else 0
+        if idx >= torch.cuda.device_count():
+            raise DeviceError(f'--device {device}: only {torch.cuda.device_count()} CUDA '
+                              'device(s) visible')
+        return d
+    raise DeviceError(f'--device {device}: expected cpu, cuda or cuda:N')
+
+
+class MMPosePredictor:
+    """Batched ER-Pose predictions through MMPose's ``Pose2DInferencer``.
+
+    ``__call__(images)``: list of BGR uint8 arrays -> per image a list of people
+    (``keypoints`` (K, 2), ``keypoint_scores`` (K,), ``bbox`` [x1, y1, x2, y2],
+    ``bbox_score``) with score > ``score_thr``, in original-image pixels.
+    """
+
+    def __init__(self, config: str, checkpoint: str, device: str, score_thr: float) -> None:
+        from mmpose.apis import MMPoseInferencer
+        self.pose = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
+                                     device=device).inferencer
+        from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
+        check_checkpoint_fits(self.pose.model, checkpoint, config, flag=None)  # ValueError
+        self.score_thr = float(score_thr)
+        model = self.pose.model
+        # what BaseMMPoseInferencer.preprocess does with bbox_thr for one-stage models
+        test_cfg = dict(model.head.test_cfg)
+        if 'score_thr' in test_cfg:
+            test_cfg['score_thr'] = self.score_thr
+        model.test_cfg = test_cfg
+        meta = model.dataset_meta or {}
+        self.skeleton = [tuple(int(v) for v in link) for link in meta.get('skeleton_links', [])]
+
+        def tolist(x):
+            return None if x is None else [[int(c) for c in col] for col in x]
+        self.meta = dict(keypoint_colors=tolist(meta.get('keypoint_colors')),
+                         skeleton_link_colors=tolist(meta.get('skeleton_link_colors')))
+
+    def __call__(self, images: List) -> List[List[dict]]:
+        import torch
+        infos = [d for i, img in enumerate(images)
+                 for d in self.pose.preprocess_single(img, index=i, bbox_thr=self.score_thr)]
+        with torch.no_grad():
+            samples = self.pose.forward(self.pose.collate_fn(infos), bbox_thr=self.score_thr)
+        out = []
+        for ds in samples:
+            inst = ds.pred_instances
+            kpts = inst.keypoints
+            out.append([dict(keypoints=kpts[i].tolist(),
+                             keypoint_scores=inst.keypoint_scores[i].tolist(),
+                             bbox=inst.bboxes[i].tolist(),
+                             bbox_score=float(inst.bbox_scores[i]))
+                        for i in range(len(kpts))])
+        return out
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     import erpose_mm  # noqa: F401  (must precede mmpose.apis, see the module docstring)
-    from erpose_mm.deploy.onnx_runner import InputError
-    for path, what in ((args.config, 'model config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            print(f'error: {what} not found: {path}', file=sys.stderr)
-            return 2
+    from erpose_mm.apis import find_model
+    from erpose_mm.apis.inference_runner import (InferenceLoop, InputError, check_common_args,
+                                                 model_score_thr, parse_source)
+    if not osp.isfile(args.config) and find_model(args.config) is None:
+        print(f'error: model config not found: {args.config} (a file, or a name of '
+              'configs/erpose/metafile.yml such as erpose-n)', file=sys.stderr)
+        return 2
+    if not osp.isfile(args.checkpoint):
+        print(f'error: checkpoint not found: {args.checkpoint}', file=sys.stderr)
+        return 2
     try:
-        inputs, kind, skipped = collect_inputs(args.input)
-    except InputError as e:
+        check_common_args(args)
+        device = check_device(args.device)
+        source = parse_source(args.input)
+        predictor = MMPosePredictor(args.config, args.checkpoint, device,
+                                    model_score_thr(args))
+        return InferenceLoop(predictor, args, predictor.skeleton, predictor.meta).run(source)
+    except (InputError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-
-    from mmpose.apis import MMPoseInferencer
-    inferencer = MMPoseInferencer(pose2d=args.config, pose2d_weights=args.checkpoint,
-                                  device=args.device)
-    n_frames = n_people = 0
-    for result in inferencer(inputs, out_dir=args.out_dir, bbox_thr=args.score_thr,
-                             kpt_thr=args.kpt_thr, draw_bbox=not args.no_bbox,
-                             radius=args.radius, thickness=args.thickness, show=args.show):
-        for preds in result['predictions']:
-            n_frames += 1
-            n_people += len(preds)
-    print(f'{args.input}: {n_frames} {"frames" if kind == "video" else "images"}, '
-          f'{n_people} people' + (f', {len(skipped)} unreadable files skipped'
-                                  if skipped else ''))
-    if args.out_dir:
-        print(f'results written to {args.out_dir}/visualizations and '
-              f'{args.out_dir}/predictions')
-    return 0
 
 
 if __name__ == '__main__':

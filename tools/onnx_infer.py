@@ -1,32 +1,42 @@
-"""Run an exported ER-Pose ONNX model on an image, a folder of images or a video.
+"""Run an exported ER-Pose ONNX model on an image, a folder, a video, a camera or a stream.
 
-    python tools/onnx_infer.py MODEL.onnx IMG_OR_DIR_OR_VIDEO [--out-dir DIR]
-        [--score-thr 0.3] [--kpt-thr 0.3] [--input-size W [H]] [--no-vis] [--threads N]
+    python tools/onnx_infer.py MODEL.onnx INPUT [--out-dir DIR] [--overwrite]
+        [--score-thr 0.3] [--kpt-thr 0.3] [--batch-size N] [--track] [--show]
+        [--device cpu|cuda] [--input-size W [H]] [--threads N] [--no-vis] [--no-bbox]
 
-Writes DIR/visualizations/NAME.jpg (skeletons drawn) and DIR/predictions/NAME.json
-(per person: keypoints [[x, y]] * K, keypoint_scores, bbox [x1, y1, x2, y2] from the
-keypoints, bbox_score), in original-image pixels. Exit status 2 on bad input, with the
-offending file named.
+INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
+index N, or a stream URL OpenCV opens (``rtsp://...``). Writes DIR/predictions/NAME.json
+(MMPoseInferencer's format, the same as ``tools/infer.py``) and DIR/visualizations/NAME
+(NAME = the input's file name, e.g. ``a.jpg.json``); refuses to replace files of an
+earlier run unless ``--overwrite``. Exit status 2 on bad input, with the file named.
 
-Needs only numpy, opencv-python and onnxruntime: the runner module
-(erpose_mm/deploy/onnx_runner.py) is loaded by path, so neither torch nor MMPose (nor
+Needs only numpy, opencv-python, onnxruntime, scipy and tqdm: the runner, the loop and the
+tracker (erpose_mm/deploy/onnx_runner.py, erpose_mm/apis/inference_runner.py,
+erpose_mm/tracking/pose_tracker.py) are loaded by path, so neither torch nor MMPose (nor
 erpose_mm/__init__) is imported.
 """
 import importlib.util
 import os.path as osp
 import sys
 
-_RUNNER = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'erpose_mm', 'deploy',
-                   'onnx_runner.py')
+_LOOP = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'erpose_mm', 'apis',
+                 'inference_runner.py')
 
 
-def load_runner():
-    spec = importlib.util.spec_from_file_location('erpose_onnx_runner', _RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_loop():
+    """erpose_mm/apis/inference_runner.py, loaded by path (torch-free)."""
+    name = 'erpose_inference_runner_standalone'
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _LOOP)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def main(argv=None) -> int:
+    return load_loop().onnx_main(argv)
 
 
 if __name__ == '__main__':
-    sys.exit(load_runner().main())
+    sys.exit(main())

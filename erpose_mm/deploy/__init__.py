@@ -1,5 +1,6 @@
 """Deployment of ER-Pose: ONNX export (plain ``torch.onnx`` and MMDeploy), the MMDeploy
-rewriters, and a torch-free ONNX Runtime runner (``onnx_runner``, loadable on its own).
+rewriters, and a torch-free ONNX Runtime runner (``onnx_runner``, loadable on its own;
+``from erpose_mm.deploy import ERPoseONNX``).
 
 Importing this package (``import erpose_mm`` does) is cheap and never imports MMDeploy:
 
@@ -17,7 +18,8 @@ import warnings
 
 from ..compat import ONNX_EXPORT_KWARGS
 
-__all__ = ['export_onnx', 'register_mmdeploy_rewriters', 'ONNX_EXPORT_KWARGS']
+__all__ = ['export_onnx', 'register_mmdeploy_rewriters', 'ONNX_EXPORT_KWARGS', 'ERPoseONNX',
+           'DeviceError', 'InputError', 'draw_poses', 'read_image']
 
 _REWRITERS = __name__ + '.rewriters'
 
@@ -69,10 +71,16 @@ def _install_mmdeploy_hook() -> None:
         sys.meta_path.insert(0, _MMDeployPostImportHook())
 
 
-def __getattr__(name):  # lazy: keep `import erpose_mm` light
+_RUNNER_NAMES = ('ERPoseONNX', 'DeviceError', 'InputError', 'draw_poses', 'read_image')
+
+
+def __getattr__(name):  # lazy: keep `import erpose_mm` light (onnxruntime is not imported)
     if name == 'export_onnx':
         from .export import export_onnx
         return export_onnx
+    if name in _RUNNER_NAMES:  # from erpose_mm.deploy import ERPoseONNX
+        from . import onnx_runner
+        return getattr(onnx_runner, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 

@@ -1,9 +1,8 @@
 """Dependency-light ONNX Runtime runner for exported ER-Pose models.
 
 Needs only numpy, opencv-python and onnxruntime: it imports neither torch nor MMPose, and
-has no package-relative imports, so it can be copied next to a model or loaded by path
-(``tools/onnx_infer.py`` does that, so ``erpose_mm/__init__`` -- which imports torch -- is
-never run).
+has no package-relative imports, so the class :class:`ERPoseONNX` can be copied next to a
+model or loaded by path. In Python: ``from erpose_mm.deploy import ERPoseONNX``.
 
 Preprocessing replicates the MMPose test pipeline of the ER-Pose configs exactly:
 
@@ -24,12 +23,10 @@ All parameters are read from the ``erpose`` metadata that ``export_onnx`` /
 ``tools/deploy.py`` store in the model; files without it fall back to the ER-Pose COCO
 defaults.
 
-CLI (also ``tools/onnx_infer.py``)::
-
-    python erpose_mm/deploy/onnx_runner.py MODEL.onnx IMG_OR_DIR_OR_VIDEO \
-        [--out-dir DIR] [--score-thr 0.3] [--input-size 640] [--kpt-thr 0.3] [--no-vis]
+CLI: ``tools/onnx_infer.py`` (or ``python erpose_mm/deploy/onnx_runner.py``), whose
+loop (folders, videos, cameras, batches, tracking) is ``erpose_mm/apis/inference_runner.py``;
+both load these files by path, so ``erpose_mm/__init__`` (which imports torch) never runs.
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -194,34 +191,88 @@ def warp_matrix(center: np.ndarray, scale: np.ndarray, output_size: Sequence[int
 
 
 # ----------------------------------------------------------------------------- model
+class DeviceError(ValueError):
+    """The asked device / execution provider is not available; says what is missing."""
+
+
+def resolve_providers(device: Optional[str] = None,
+                      providers: Optional[Sequence] = None) -> List:
+    """``device`` ('cpu', 'cuda', 'cuda:N') or an explicit ONNX Runtime ``providers`` list
+    -> the providers to create the session with; raise :class:`DeviceError` naming what
+    is missing when a requested provider is not in this onnxruntime build."""
+    import onnxruntime as ort
+    available = ort.get_available_providers()
+    if providers is not None:
+        providers = list(providers)
+        names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
+        missing = [n for n in names if n not in available]
+        if missing:
+            raise DeviceError(f'onnxruntime {ort.__version__} has no {", ".join(missing)} '
+                              f'(available: {", ".join(available)})' + (
+                                  '; install onnxruntime-gpu for CUDA'
+                                  if 'CUDAExecutionProvider' in missing else ''))
+        return providers
+    device = (device or 'cpu').lower()
+    if device == 'cpu':
+        return ['CPUExecutionProvider']
+    if device == 'cuda' or device.startswith('cuda:'):
+        dev_id = device.split(':', 1)[1] if ':' in device else '0'
+        if not dev_id.isdigit():
+            raise DeviceError(f'--device {device}: expected cuda or cuda:N')
+        if 'CUDAExecutionProvider' not in available:
+            raise DeviceError(f'--device {device}: onnxruntime {ort.__version__} has no '
+                              f'CUDAExecutionProvider (available: {", ".join(available)}); '
+                              'install onnxruntime-gpu and a CUDA runtime')
+        return [('CUDAExecutionProvider', {'device_id': int(dev_id)}), 'CPUExecutionProvider']
+    raise DeviceError(f'--device {device}: expected cpu, cuda or cuda:N')
+
+
+DISPLAY_SCORE_THR = 0.3   # the tools' and the runner's default person score threshold
+
+
 class ERPoseONNX:
     """Run an exported ER-Pose model on BGR images.
 
     Args:
         model_path: the ``.onnx`` file.
-        score_thr: keep people with score > score_thr (default: the export threshold).
+        score_thr: keep people with score > score_thr (default 0.3, the display threshold
+            shared with ``tools/infer.py``). The export's own threshold (metadata
+            ``score_thr``, 0.01 by default) is a floor: rows below it are not in the output.
         input_size: network input (w, h) or an int; only for dynamic models (default:
             the size stored at export, 640).
-        providers: ONNX Runtime execution providers (default CPU).
+        providers: ONNX Runtime execution providers, e.g. ``['CUDAExecutionProvider',
+            'CPUExecutionProvider']`` (default: from ``device``).
         num_threads: intra-op threads (default: ONNX Runtime's choice).
+        device: 'cpu' (default), 'cuda' or 'cuda:N' when ``providers`` is not given.
+
+    Raises:
+        InputError: missing / unloadable model file.
+        DeviceError: a requested provider is missing, or CUDA was asked for and could not
+            be loaded (ONNX Runtime would otherwise fall back to the CPU silently).
     """
 
-    def __init__(self, model_path: str, score_thr: Optional[float] = None,
+    def __init__(self, model_path: str, score_thr: Optional[float] = DISPLAY_SCORE_THR,
                  input_size: Union[None, int, Sequence[int]] = None,
-                 providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 providers: Optional[Sequence] = None,
+                 num_threads: Optional[int] = None, device: Optional[str] = None) -> None:
         import onnxruntime as ort
         if not osp.isfile(model_path):
             raise InputError(f'{model_path}: model file not found')
+        providers = resolve_providers(device, providers)
         opts = ort.SessionOptions()
         if num_threads:
             opts.intra_op_num_threads = int(num_threads)
         try:
-            self.session = ort.InferenceSession(
-                model_path, sess_options=opts,
-                providers=list(providers or ['CPUExecutionProvider']))
+            self.session = ort.InferenceSession(model_path, sess_options=opts,
+                                                providers=providers)
         except Exception as e:
-            raise InputError(f'{model_path}: cannot load ONNX model ({e})') from None
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f'{model_path}: cannot load ONNX model ({msg})') from None
+        wanted = {p[0] if isinstance(p, (tuple, list)) else p for p in providers}
+        lost = sorted(wanted - set(self.session.get_providers()))
+        if lost:
+            raise DeviceError(f'{model_path}: ONNX Runtime could not start {", ".join(lost)} '
+                              '(CUDA / cuDNN libraries missing or no GPU?)')
         custom = self.session.get_modelmeta().custom_metadata_map
         self.meta = dict(DEFAULT_META)
         self.has_metadata = 'erpose' in custom
@@ -230,6 +281,8 @@ class ERPoseONNX:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.output_names = [o.name for o in self.session.get_outputs()]
+        # None: any batch size (export_onnx(..., dynamic=True)); else the graph's fixed batch
+        self.max_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         static_hw = inp.shape[2:4]
         self.dynamic = not all(isinstance(s, int) for s in static_hw)
         if not self.dynamic:
@@ -250,7 +303,8 @@ class ERPoseONNX:
         self.mean = np.asarray(self.meta['mean'], np.float32).reshape(1, 1, 3)
         self.std = np.asarray(self.meta['std'], np.float32).reshape(1, 1, 3)
         self.bgr_to_rgb = bool(self.meta['bgr_to_rgb'])
-        self.score_thr = float(self.meta['score_thr'] if score_thr is None else score_thr)
+        self.export_score_thr = float(self.meta['score_thr'])
+        self.score_thr = float(self.export_score_thr if score_thr is None else score_thr)
         self.skeleton = [tuple(map(int, l)) for l in self.meta.get('skeleton_links') or []]
 
     @staticmethod
@@ -306,13 +360,21 @@ class ERPoseONNX:
 
     def __call__(self, img: Union[str, np.ndarray]) -> List[Dict]:
         """Predict the people of one image (path or BGR array)."""
-        if isinstance(img, (str, os.PathLike)):
-            img = read_image(str(img))
-        else:
-            img = to_bgr8(img)
-        x, info = self.preprocess(img)
-        dets, kpts = self.forward(x)
-        return self.postprocess(dets[0], kpts[0], info)
+        return self.predict_batch([img])[0]
+
+    def predict_batch(self, images: Sequence[Union[str, np.ndarray]]) -> List[List[Dict]]:
+        """Predict several images (paths or BGR arrays) in batches of up to
+        ``max_batch`` (all at once for a dynamic-batch export). -> one list of people
+        per image, as :meth:`postprocess`; identical to one image at a time."""
+        imgs = [read_image(str(i)) if isinstance(i, (str, os.PathLike)) else to_bgr8(i)
+                for i in images]
+        step = self.max_batch or max(len(imgs), 1)
+        out: List[List[Dict]] = []
+        for b in range(0, len(imgs), step):
+            pre = [self.preprocess(img) for img in imgs[b:b + step]]
+            dets, kpts = self.forward(np.concatenate([x for x, _ in pre]))
+            out += [self.postprocess(dets[i], kpts[i], info) for i, (_, info) in enumerate(pre)]
+        return out
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -322,26 +384,46 @@ def _palette(n: int, meta_colors) -> List[Tuple[int, int, int]]:
     return [(0, 255, 0)] * n
 
 
+def track_color(track_id: int) -> Tuple[int, int, int]:
+    """A distinct, stable BGR colour per track ID (golden-ratio steps around the hue
+    circle, full saturation and value)."""
+    hue = int(((track_id * 0.618033988749895) % 1.0) * 180)
+    hsv = np.array([[[hue, 255, 255]]], np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
 def draw_poses(img: np.ndarray, people: List[Dict], skeleton: Sequence[Tuple[int, int]],
                kpt_thr: float = 0.3, draw_bbox: bool = True, meta: Optional[Dict] = None,
                radius: Optional[int] = None, thickness: Optional[int] = None) -> np.ndarray:
-    """Draw skeleton lines, keypoints and (optionally) boxes on a copy of a BGR image."""
+    """Draw skeleton lines, keypoints and (optionally) boxes on a copy of a BGR image.
+
+    A person with a ``track_id`` is drawn entirely in :func:`track_color` of that ID and
+    labelled ``id N``; others in the dataset's keypoint / link colours. ``bbox`` may be
+    ``[x1, y1, x2, y2]`` or MMPose's ``[[x1, y1, x2, y2]]``.
+    """
     out = img.copy()
     h, w = out.shape[:2]
     s = max(1, int(round(max(h, w) / 640)))
     radius = radius or 2 + s
     thickness = thickness or s
     meta = meta or {}
-    link_colors = _palette(len(skeleton), meta.get('skeleton_link_colors'))
     for p in people:
         kpts = np.asarray(p['keypoints'], np.float64)
         sc = np.asarray(p['keypoint_scores'], np.float64)
-        kpt_colors = _palette(len(kpts), meta.get('keypoint_colors'))
+        tid = p.get('track_id')
+        if tid is not None and tid >= 0:
+            col = track_color(int(tid))
+            kpt_colors, link_colors = [col] * len(kpts), [col] * len(skeleton)
+            box_color, label = col, f'id {tid}'
+        else:
+            kpt_colors = _palette(len(kpts), meta.get('keypoint_colors'))
+            link_colors = _palette(len(skeleton), meta.get('skeleton_link_colors'))
+            box_color, label = (255, 128, 0), f"{float(np.ravel(p['bbox_score'])[0]):.2f}"
         if draw_bbox:
-            x1, y1, x2, y2 = (int(round(v)) for v in p['bbox'])
-            cv2.rectangle(out, (x1, y1), (x2, y2), (255, 128, 0), thickness)
-            cv2.putText(out, f"{p['bbox_score']:.2f}", (x1, max(0, y1 - 2)),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.4 * s, (255, 128, 0), thickness)
+            x1, y1, x2, y2 = (int(round(v)) for v in np.ravel(p['bbox'])[:4])
+            cv2.rectangle(out, (x1, y1), (x2, y2), box_color, thickness)
+            cv2.putText(out, label, (x1, max(0, y1 - 2)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * s,
+                        box_color, thickness)
         for (a, b), col in zip(skeleton, link_colors):
             if a < len(kpts) and b < len(kpts) and sc[a] > kpt_thr and sc[b] > kpt_thr:
                 pa = tuple(int(round(v)) for v in kpts[a])
@@ -355,105 +437,21 @@ def draw_poses(img: np.ndarray, people: List[Dict], skeleton: Sequence[Tuple[int
 
 
 # ----------------------------------------------------------------------------- CLI
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description='Run an exported ER-Pose ONNX model (numpy + onnxruntime + opencv).')
-    p.add_argument('model', help='exported .onnx file (export_onnx / tools/deploy.py)')
-    p.add_argument('input', help='image file, folder of images, or video file')
-    p.add_argument('--out-dir', default=None,
-                   help='write visualizations/ and predictions/ (JSON) here')
-    p.add_argument('--score-thr', type=float, default=None,
-                   help='person score threshold (default: the one used at export)')
-    p.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint drawing threshold')
-    p.add_argument('--input-size', type=int, nargs='+', default=None,
-                   help='network input W [H] for dynamic models (default: export size)')
-    p.add_argument('--no-vis', action='store_true', help='do not write visualizations')
-    p.add_argument('--no-bbox', action='store_true', help='do not draw boxes')
-    p.add_argument('--threads', type=int, default=None, help='ONNX Runtime intra-op threads')
-    return p.parse_args(argv)
-
-
-def _dump_json(obj, path):
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=1)
-
-
-def run_video(runner: ERPoseONNX, path: str, args) -> int:
-    fps = check_video(path)[0]
-    cap = cv2.VideoCapture(path)
-    name = osp.splitext(osp.basename(path))[0]
-    writer, frames = None, []
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            people = runner(frame)
-            frames.append(dict(frame_id=len(frames), instances=people))
-            if args.out_dir and not args.no_vis:
-                vis = draw_poses(frame, people, runner.skeleton, args.kpt_thr,
-                                 not args.no_bbox, runner.meta)
-                if writer is None:
-                    out = osp.join(args.out_dir, 'visualizations', name + '.mp4')
-                    os.makedirs(osp.dirname(out), exist_ok=True)
-                    writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                                             (vis.shape[1], vis.shape[0]))
-                writer.write(vis)
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if not frames:
-        raise InputError(f'{path}: no frame could be decoded from the video')
-    if args.out_dir:
-        _dump_json(frames, osp.join(args.out_dir, 'predictions', name + '.json'))
-    print(f'{path}: {len(frames)} frames, '
-          f'{sum(len(f["instances"]) for f in frames)} people in total')
-    return len(frames)
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        runner = ERPoseONNX(args.model, score_thr=args.score_thr, input_size=args.input_size,
-                            num_threads=args.threads)
-        kind, files = list_inputs(args.input)
-        if kind == 'video':
-            run_video(runner, files[0], args)
-            return 0
-    except (InputError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    n_ok, failed = 0, []
-    for path in files:
-        try:
-            img = read_image(path)
-            people = runner(img)
-        except InputError as e:
-            if kind == 'image':
-                print(f'error: {e}', file=sys.stderr)
-                return 2
-            print(f'warning: skipped {e}', file=sys.stderr)
-            failed.append(path)
-            continue
-        n_ok += 1
-        stem = osp.splitext(osp.basename(path))[0]
-        print(f'{path}: {len(people)} people')
-        if args.out_dir:
-            _dump_json(people, osp.join(args.out_dir, 'predictions', stem + '.json'))
-            if not args.no_vis:
-                vis = draw_poses(img, people, runner.skeleton, args.kpt_thr, not args.no_bbox,
-                                 runner.meta)
-                out = osp.join(args.out_dir, 'visualizations', stem + '.jpg')
-                os.makedirs(osp.dirname(out), exist_ok=True)
-                if not cv2.imwrite(out, vis):
-                    print(f'error: cannot write {out}', file=sys.stderr)
-                    return 2
-    if failed:
-        print(f'{len(failed)} of {len(files)} files could not be read: '
-              + ', '.join(failed), file=sys.stderr)
-    return 0 if n_ok else 2
+    """The command line of ``tools/onnx_infer.py`` (image, folder, video, camera or
+    stream; batches, tracking, progress). It lives in ``erpose_mm/apis/inference_runner.py``,
+    which is loaded by path (torch-free) from next to this package."""
+    here = osp.dirname(osp.abspath(__file__))
+    path = osp.join(osp.dirname(here), 'apis', 'inference_runner.py')
+    import importlib.util
+    name = 'erpose_inference_runner_standalone'
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return mod.onnx_main(argv)
 
 
 if __name__ == '__main__':

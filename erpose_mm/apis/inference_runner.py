@@ -1,0 +1,473 @@
+"""The inference loop shared by ``tools/infer.py`` (PyTorch / MMPose) and
+``tools/onnx_infer.py`` (ONNX Runtime): one user surface for both.
+
+Inputs: an image, a folder of images, a video file, a camera (``webcam``, ``webcam:N``,
+``camera:N`` or a bare index ``N``) or a stream URL that OpenCV opens (``rtsp://``,
+``http://``, ...). Frames go to the model in batches (``--batch-size``), optionally
+through the pose tracker (``--track``), are drawn and shown (``--show``; q or Esc stops)
+and/or written under ``--out-dir``; Ctrl-C stops cleanly and keeps what was done.
+
+Outputs (named after the whole input file name, so ``a.jpg`` and ``a.png`` never
+collide; an existing file is never replaced unless ``--overwrite``):
+
+* ``OUT/predictions/NAME.json``: MMPoseInferencer's format: per person ``keypoints``
+  [[x, y]] * K, ``keypoint_scores``, ``bbox`` [[x1, y1, x2, y2]] (derived from the
+  keypoints), ``bbox_score``, and ``track_id`` with ``--track``; for a video or camera
+  ``[{frame_id, instances: [...]}]``. NAME is the input's file name (``a.jpg.json``), the
+  camera (``camera0.json``) or the stream (``stream_HOST_PATH.json``).
+* ``OUT/visualizations/NAME``: the drawing, same file name for images OpenCV can write
+  (else ``NAME.png``); ``NAME`` for an ``.mp4`` video, else ``NAME.mp4``.
+
+Torch-free (numpy + opencv + the runner's helpers + the tracker): imported as
+``erpose_mm.apis.inference_runner`` by ``tools/infer.py``, loaded by path (with its two
+siblings) by ``tools/onnx_infer.py``.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import os.path as osp
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+
+def _load_sibling(rel_path: str, name: str):
+    """Load ``erpose_mm/<rel_path>`` by path (once), without importing ``erpose_mm``."""
+    if name not in sys.modules:
+        path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), rel_path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+try:  # as part of erpose_mm
+    from ..deploy import onnx_runner as _io
+    from ..tracking.pose_tracker import PoseTracker
+except ImportError:  # loaded by path (tools/onnx_infer.py): stay torch-free
+    _io = _load_sibling('deploy/onnx_runner.py', 'erpose_onnx_runner_standalone')
+    PoseTracker = _load_sibling('tracking/pose_tracker.py',
+                                'erpose_pose_tracker_standalone').PoseTracker
+
+InputError = _io.InputError
+DeviceError = _io.DeviceError
+DISPLAY_SCORE_THR = _io.DISPLAY_SCORE_THR
+# image formats cv2.imwrite writes under the input's own extension
+WRITABLE_IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm',
+                       '.pgm', '.pbm', '.pnm')
+Predictor = Callable[[List[np.ndarray]], List[List[dict]]]
+
+
+class OutputExists(ValueError):
+    """An output file of an earlier run is in the way (and --overwrite was not given)."""
+
+
+# ----------------------------------------------------------------------------- sources
+@dataclass
+class Source:
+    """What the user asked to run on. ``kind``: image, folder, video, camera, stream."""
+    kind: str
+    spec: str
+    files: List[str] = field(default_factory=list)
+    target: object = None        # cv2.VideoCapture argument (path, index or URL)
+    name: str = ''               # output name of a video / camera / stream
+
+
+_CAMERA = re.compile(r'(?:(?:webcam|camera)(?::(\d+))?|(\d+))', re.IGNORECASE)
+_URL = re.compile(r'^[a-z][a-z0-9+.-]*://', re.IGNORECASE)
+
+
+def parse_source(spec: str) -> Source:
+    """Classify the input; raise :class:`InputError` naming it if it cannot be used.
+
+    ``webcam`` / ``webcam:N`` / ``camera:N`` / ``N`` (when no such file exists) is camera
+    N; ``scheme://...`` is a stream; otherwise a file or folder (see ``list_inputs``).
+    """
+    s = spec.strip()
+    m = _CAMERA.fullmatch(s)
+    if m and not osp.exists(s):
+        idx = int(m.group(1) or m.group(2) or 0)
+        return Source('camera', spec, target=idx, name=f'camera{idx}')
+    if _URL.match(s):
+        tail = re.sub(r'[^A-Za-z0-9._-]+', '_', s.split('://', 1)[1]).strip('_.')[:80]
+        return Source('stream', spec, target=s, name='stream_' + (tail or 'url'))
+    kind, files = _io.list_inputs(s)
+    if kind == 'video':
+        _io.check_video(s)
+        return Source('video', spec, files, target=s, name=osp.basename(s))
+    return Source(kind, spec, files)
+
+
+def open_capture(source: Source) -> cv2.VideoCapture:
+    """cv2.VideoCapture of a video / camera / stream source, checked to be open."""
+    cap = cv2.VideoCapture(source.target)
+    if not cap.isOpened():
+        cap.release()
+        what = {'camera': f'camera {source.target} ({source.spec}): cannot be opened (no '
+                          'camera with that index, in use, or no permission)',
+                'stream': f'{source.spec}: cannot open the stream (unreachable, or a '
+                          'protocol / codec this OpenCV build does not support)'}
+        raise InputError(what.get(source.kind, f'{source.spec}: cannot open video'))
+    return cap
+
+
+# ----------------------------------------------------------------------------- outputs
+def output_names(source: Source) -> List[Tuple[str, str]]:
+    """(JSON file name, visualization file name) per output of ``source``."""
+    if source.kind in ('image', 'folder'):
+        out = []
+        for f in source.files:
+            name = osp.basename(f)
+            ext = osp.splitext(name)[1].lower()
+            out.append((name + '.json', name if ext in WRITABLE_IMAGE_EXTS else name + '.png'))
+        return out
+    name = source.name
+    return [(name + '.json', name if name.lower().endswith('.mp4') else name + '.mp4')]
+
+
+def check_outputs(paths: Sequence[str], overwrite: bool) -> None:
+    """Refuse (one line) if an output file already exists, unless ``overwrite``."""
+    existing = [p for p in paths if osp.exists(p)]
+    if existing and not overwrite:
+        more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
+        raise OutputExists(f'{existing[0]} already exists{more}; pass --overwrite to '
+                           'replace earlier results or choose another --out-dir')
+
+
+def to_mmpose_json(person: dict) -> dict:
+    """A person in MMPoseInferencer's JSON format (``bbox`` as [[x1, y1, x2, y2]])."""
+    out = dict(keypoints=np.asarray(person['keypoints'], float).tolist(),
+               keypoint_scores=np.asarray(person['keypoint_scores'], float).tolist(),
+               bbox=[np.asarray(person['bbox'], float).reshape(-1)[:4].tolist()],
+               bbox_score=float(np.ravel(person['bbox_score'])[0]))
+    if person.get('track_id') is not None:
+        out['track_id'] = int(person['track_id'])
+    return out
+
+
+def _dump_json(obj, path: str) -> None:
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f, indent=1)
+
+
+# ----------------------------------------------------------------------------- options
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    """The options both tools share (after their model arguments)."""
+    p.add_argument('input', help="image, folder of images, video file, camera ('webcam', "
+                   "'webcam:N' or an index N) or a stream URL OpenCV opens (rtsp://...)")
+    p.add_argument('--out-dir', default=None,
+                   help='write predictions/NAME.json and visualizations/ here')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace output files of an earlier run (default: refuse)')
+    p.add_argument('--score-thr', type=float, default=DISPLAY_SCORE_THR,
+                   help='person score threshold for the results and drawings (default 0.3, '
+                   'both tools)')
+    p.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint drawing threshold')
+    p.add_argument('--batch-size', type=int, default=1,
+                   help='images / frames per model call (folders and videos)')
+    p.add_argument('--track', action='store_true',
+                   help='keep person IDs across frames (OKS + motion, ByteTrack scheme)')
+    p.add_argument('--track-low-thr', type=float, default=0.1,
+                   help='lowest score a detection may have to continue a track')
+    p.add_argument('--track-max-age', type=int, default=30,
+                   help='frames a lost person is remembered')
+    p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    p.add_argument('--show', action='store_true',
+                   help='show the results in a window (q or Esc stops)')
+    p.add_argument('--no-vis', action='store_true', help='do not write visualizations')
+    p.add_argument('--no-bbox', action='store_true', help='do not draw boxes')
+    p.add_argument('--radius', type=int, default=None, help='keypoint radius (px)')
+    p.add_argument('--thickness', type=int, default=None, help='line width (px)')
+
+
+def check_common_args(args) -> None:
+    """Raise ValueError (one line) on option values that cannot work."""
+    if args.batch_size < 1:
+        raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.track and not 0 <= args.track_low_thr <= args.score_thr:
+        raise ValueError(f'--track-low-thr ({args.track_low_thr}) must be between 0 and '
+                         f'--score-thr ({args.score_thr})')
+
+
+def model_score_thr(args) -> float:
+    """The threshold the model must apply: with --track the tracker also needs the
+    low-score detections (ByteTrack's second association)."""
+    return min(args.score_thr, args.track_low_thr) if args.track else args.score_thr
+
+
+# ----------------------------------------------------------------------------- loop
+class _Progress:
+    """tqdm bar (frames done / total, frames per second) + the final throughput line."""
+
+    def __init__(self, total: Optional[int], unit: str, desc: str, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr,
+                            dynamic_ncols=True, mininterval=0.5)
+        self.t0 = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def write(self, msg: str) -> None:
+        """A line on stderr that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr)
+
+    def close(self) -> float:
+        if self.bar is not None:
+            self.bar.close()
+        return time.perf_counter() - self.t0
+
+
+class InferenceLoop:
+    """Run ``predict`` over a :class:`Source` with the options of :func:`add_common_args`.
+
+    Args:
+        predict: list of BGR images -> per image a list of people (``keypoints`` (K, 2),
+            ``keypoint_scores`` (K,), ``bbox`` [x1, y1, x2, y2], ``bbox_score``) with
+            score above :func:`model_score_thr`, in original-image pixels.
+        args: parsed options.
+        skeleton: keypoint index pairs to draw.
+        meta: colours (``keypoint_colors``, ``skeleton_link_colors``, RGB).
+    """
+
+    def __init__(self, predict: Predictor, args, skeleton: Sequence[Tuple[int, int]],
+                 meta: Optional[Dict] = None) -> None:
+        self.predict, self.args = predict, args
+        self.skeleton, self.meta = list(skeleton), meta or {}
+        self.tracker = PoseTracker(high_thr=args.score_thr, low_thr=args.track_low_thr,
+                                   max_age=args.track_max_age) if args.track else None
+        self.model_time = 0.0
+        self.n_people = 0
+        self.ids = set()
+
+    # -- per image
+    def _infer(self, images: List[np.ndarray]) -> List[List[dict]]:
+        t0 = time.perf_counter()
+        preds = self.predict(images)
+        self.model_time += time.perf_counter() - t0
+        out = []
+        for people in preds:
+            if self.tracker is not None:
+                people = self.tracker.update_people(people)
+                self.ids.update(p['track_id'] for p in people)
+            else:
+                people = [p for p in people
+                          if float(np.ravel(p['bbox_score'])[0]) > self.args.score_thr]
+            self.n_people += len(people)
+            out.append(people)
+        return out
+
+    def _draw(self, img: np.ndarray, people: List[dict]) -> np.ndarray:
+        a = self.args
+        return _io.draw_poses(img, people, self.skeleton, a.kpt_thr, not a.no_bbox, self.meta,
+                              radius=a.radius, thickness=a.thickness)
+
+    def _show(self, vis: np.ndarray, wait_ms: int) -> bool:
+        """Show a frame; True when the user pressed q or Esc."""
+        cv2.imshow('erpose-mm', vis)
+        key = cv2.waitKey(wait_ms) & 0xFF
+        return key in (ord('q'), ord('Q'), 27)
+
+    def _paths(self, source: Source) -> List[Tuple[str, Optional[str]]]:
+        out = self.args.out_dir
+        if not out:
+            return [(None, None)] * len(output_names(source))
+        return [(osp.join(out, 'predictions', j),
+                 None if self.args.no_vis else osp.join(out, 'visualizations', v))
+                for j, v in output_names(source)]
+
+    # -- public
+    def run(self, source: Source) -> int:
+        """Process ``source``; returns the exit status (0: results, 2: nothing read)."""
+        a = self.args
+        if a.out_dir:
+            check_outputs([p for pair in self._paths(source) for p in pair if p],
+                          a.overwrite)
+        if a.show:
+            try:
+                cv2.namedWindow('erpose-mm', cv2.WINDOW_NORMAL)
+            except cv2.error:
+                raise DeviceError('--show: this OpenCV build has no GUI support '
+                                  '(opencv-python-headless?); use --out-dir instead') from None
+        t0 = time.perf_counter()
+        try:
+            if source.kind in ('image', 'folder'):
+                n, unit, note = self._run_images(source)
+            else:
+                n, unit, note = self._run_frames(source)
+        finally:
+            if a.show:
+                cv2.destroyAllWindows()
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        if not n:
+            return 2
+        ids = f', {len(self.ids)} track IDs' if self.tracker is not None else ''
+        print(f'{source.spec}: {n} {unit}s, {self.n_people} people{ids} in {elapsed:.1f} s: '
+              f'{n / elapsed:.2f} {unit}s/s (model {1e3 * self.model_time / n:.1f} ms/{unit}, '
+              f'batch {a.batch_size}){note}')
+        if a.out_dir:
+            print(f'results written to {osp.join(a.out_dir, "predictions")}'
+                  + ('' if a.no_vis else f' and {osp.join(a.out_dir, "visualizations")}'))
+        return 0
+
+    def _run_images(self, source: Source):
+        a, paths = self.args, self._paths(source)
+        todo = list(zip(source.files, paths))
+        bar = _Progress(len(todo), 'image', osp.basename(source.spec.rstrip('/')),
+                        enabled=source.kind == 'folder')
+        n = 0
+        skipped, stop = [], None
+        try:
+            for b in range(0, len(todo), a.batch_size):
+                batch, imgs = [], []
+                for f, out in todo[b:b + a.batch_size]:
+                    try:
+                        imgs.append(_io.read_image(f))
+                        batch.append((f, out))
+                    except InputError as e:
+                        if source.kind == 'image':
+                            raise
+                        bar.write(f'warning: skipped {e}')
+                        skipped.append(f)
+                if not imgs:
+                    continue
+                for (f, (js, vis_path)), img, people in zip(batch, imgs, self._infer(imgs)):
+                    n += 1
+                    if a.out_dir:
+                        _dump_json([to_mmpose_json(p) for p in people], js)
+                    if (a.out_dir and vis_path) or a.show:
+                        vis = self._draw(img, people)
+                        if a.out_dir and vis_path:
+                            os.makedirs(osp.dirname(vis_path), exist_ok=True)
+                            if not cv2.imwrite(vis_path, vis):
+                                raise InputError(f'{vis_path}: cannot write the drawing')
+                        if a.show and self._show(vis, 0):
+                            stop = 'q'
+                            break
+                    if source.kind == 'image':
+                        print(f'{f}: {len(people)} people')
+                bar.update(len(imgs))
+                if stop:
+                    break
+        except KeyboardInterrupt:
+            stop = 'Ctrl-C'
+        finally:
+            bar.close()
+        if not n and source.kind == 'folder':
+            raise InputError(f'{source.spec}: none of its {len(todo)} image files could be '
+                             'read')
+        note = f', {len(skipped)} unreadable files skipped' if skipped else ''
+        if stop:
+            note += f'; stopped by {stop} after {n} of {len(todo)} images'
+        return n, 'image', note
+
+    def _run_frames(self, source: Source):
+        a = self.args
+        (js, vis_path), = self._paths(source)
+        cap = open_capture(source)
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if source.kind == 'video' else 0
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
+        fps = fps if 1 <= fps <= 240 else 25.0
+        bar = _Progress(total or None, 'frame', source.name, enabled=True)
+        writer, frames, stop, ended = None, [], None, False
+        try:
+            while not (stop or ended):
+                batch = []
+                while len(batch) < a.batch_size:
+                    ok, frame = cap.read()
+                    if not ok or frame is None:
+                        ended = True
+                        break
+                    batch.append(frame)
+                if not batch:
+                    break
+                for frame, people in zip(batch, self._infer(batch)):
+                    frames.append(dict(frame_id=len(frames),
+                                       instances=[to_mmpose_json(p) for p in people]))
+                    if (a.out_dir and vis_path) or a.show:
+                        vis = self._draw(frame, people)
+                        if a.out_dir and vis_path:
+                            if writer is None:
+                                os.makedirs(osp.dirname(vis_path), exist_ok=True)
+                                writer = cv2.VideoWriter(vis_path,
+                                                         cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                                                         (vis.shape[1], vis.shape[0]))
+                            writer.write(vis)
+                        if a.show and self._show(vis, 1):
+                            stop = 'q'
+                            break
+                bar.update(len(batch))
+        except KeyboardInterrupt:
+            stop = 'Ctrl-C'
+        finally:
+            cap.release()
+            if writer is not None:
+                writer.release()
+            bar.close()
+        n = len(frames)
+        if not n:
+            raise InputError(f'{source.spec}: no frame could be read')
+        if a.out_dir:
+            _dump_json(frames, js)
+        note = ''
+        if stop:
+            note = f'; stopped by {stop} after {n} frames' + (f' of {total}' if total else '')
+        elif total and n < total:
+            msg = (f'{source.spec}: the video ended after {n} of {total} frames (truncated '
+                   'or damaged file); results cover the frames read')
+            print(f'warning: {msg}', file=sys.stderr)
+            note = f'; {n} of {total} frames read'
+        return n, 'frame', note
+
+
+# ----------------------------------------------------------------------------- ONNX CLI
+def build_onnx_parser() -> argparse.ArgumentParser:
+    """The options of ``tools/onnx_infer.py``."""
+    p = argparse.ArgumentParser(
+        description='Run an exported ER-Pose ONNX model (numpy + onnxruntime + opencv) on '
+                    'an image, folder, video, camera or stream.')
+    p.add_argument('model', help='exported .onnx file (export_onnx / tools/deploy.py)')
+    add_common_args(p)
+    p.add_argument('--input-size', type=int, nargs='+', default=None,
+                   help='network input W [H] for dynamic models (default: export size)')
+    p.add_argument('--threads', type=int, default=None, help='ONNX Runtime intra-op threads')
+    return p
+
+
+def onnx_main(argv=None) -> int:
+    """``tools/onnx_infer.py MODEL.onnx INPUT [options]`` (see :func:`add_common_args`)."""
+    args = build_onnx_parser().parse_args(argv)
+    try:
+        check_common_args(args)
+        runner = _io.ERPoseONNX(args.model, score_thr=model_score_thr(args),
+                                input_size=args.input_size, num_threads=args.threads,
+                                device=args.device)
+        source = parse_source(args.input)
+        if runner.max_batch is not None and args.batch_size > runner.max_batch:
+            print(f'note: {args.model} has a static batch of {runner.max_batch} (export with '
+                  f'dynamic=True for batches); running --batch-size {runner.max_batch}',
+                  file=sys.stderr)
+            args.batch_size = runner.max_batch
+        if model_score_thr(args) < runner.export_score_thr:
+            print(f'note: {args.model} was exported with score_thr '
+                  f'{runner.export_score_thr}: people below it are not in its output',
+                  file=sys.stderr)
+        return InferenceLoop(runner.predict_batch, args, runner.skeleton, runner.meta) \
+            .run(source)
+    except (InputError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2

@@ -1,0 +1,507 @@
+"""tools/infer.py (PyTorch) and tools/onnx_infer.py (ONNX Runtime) as users run them:
+cameras and streams (a fake cv2.VideoCapture), q / Ctrl-C, progress and throughput,
+batches (= batch 1), --track, devices, one threshold and one JSON schema for both tools,
+unique output names, no silent overwrite, truncated videos, the MMPose model alias and the
+Python one-liner. Random-weight ER-Pose-n (synthetic 256 config) on generated images: no
+data needed.
+"""
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import erpose_mm  # noqa: E402,F401
+from erpose_mm.apis import inference_runner as loop_mod  # noqa: E402
+from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
+from erpose_mm.deploy.onnx_runner import track_color  # noqa: E402
+from erpose_mm.tracking import clear_mot, make_walking_scene  # noqa: E402
+
+ort = pytest.importorskip('onnxruntime')
+CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
+ALIAS = 'erpose-n_synthetic'   # configs/erpose/metafile.yml
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+infer_tool = _load('tools/infer.py', 'erpose_infer_tool_t')
+onnx_tool = _load('tools/onnx_infer.py', 'erpose_onnx_tool_t')
+
+
+def synthetic_image(seed, w=320, h=240):
+    """A textured image with person-like blobs (enough structure for random weights)."""
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), np.uint8), (0, 0), 3)
+    for _ in range(4):
+        x, y = int(rng.integers(20, w - 20)), int(rng.integers(20, h - 60))
+        col = tuple(int(c) for c in rng.integers(0, 255, 3))
+        cv2.ellipse(img, (x, y), (8, 10), 0, 0, 360, col, -1)
+        cv2.rectangle(img, (x - 10, y + 10), (x + 10, y + 50), col, -1)
+    return img
+
+
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp('infer_tools')
+
+
+@pytest.fixture(scope='module')
+def images(work):
+    d = work / 'imgs'
+    d.mkdir()
+    for i, (w, h) in enumerate([(320, 240), (240, 320), (300, 300)]):
+        cv2.imwrite(str(d / f'im{i}.jpg'), synthetic_image(i, w, h))
+    return d
+
+
+@pytest.fixture(scope='module')
+def ckpt(work, images):
+    return make_random_checkpoint(CFG, str(work / 'n.pth'), seed=0,
+                                  calib_images=sorted(str(p) for p in images.iterdir()),
+                                  calib_sizes=(256, ))
+
+
+@pytest.fixture(scope='module')
+def onnx_dyn(work, ckpt):
+    return export_onnx(CFG, ckpt, str(work / 'dyn.onnx'), input_size=(256, 256), dynamic=True)
+
+
+@pytest.fixture(scope='module')
+def onnx_static(work, ckpt):
+    return export_onnx(CFG, ckpt, str(work / 'static.onnx'), input_size=(256, 256))
+
+
+@pytest.fixture(scope='module')
+def video(work):
+    path = str(work / 'walk.avi')
+    vw = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 10, (320, 240))
+    base = synthetic_image(7)
+    for i in range(10):
+        vw.write(np.roll(base, 5 * i, axis=1))
+    vw.release()
+    return path
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def count_frames(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+class FakeCapture:
+    """cv2.VideoCapture stand-in: ``n`` synthetic frames, then end of stream (``n=None``:
+    endless); ``interrupt_at``: raise KeyboardInterrupt (Ctrl-C) at that read."""
+    opened = []
+
+    def __init__(self, target, n=6, interrupt_at=None):
+        FakeCapture.opened.append(target)
+        self.n, self.i, self.interrupt_at = n, 0, interrupt_at
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        if self.interrupt_at is not None and self.i == self.interrupt_at:
+            raise KeyboardInterrupt
+        if self.n is not None and self.i >= self.n:
+            return False, None
+        self.i += 1
+        return True, np.roll(synthetic_image(3), 4 * self.i, axis=1)
+
+    def get(self, prop):
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self):
+        pass
+
+
+def fake_capture(monkeypatch, **kw):
+    FakeCapture.opened = []
+    real = cv2.VideoCapture
+
+    def make(target, *a):
+        if isinstance(target, int) or '://' in str(target):
+            return FakeCapture(target, **kw)
+        return real(target, *a)       # files (the output video check) stay real
+    monkeypatch.setattr(cv2, 'VideoCapture', make)
+
+
+# ----------------------------------------------------------------------------- cameras
+@pytest.mark.parametrize('spec,index', [('webcam', 0), ('webcam:2', 2), ('1', 1)])
+def test_onnx_camera_writes_video_and_json(spec, index, onnx_dyn, work, monkeypatch, capsys):
+    fake_capture(monkeypatch, n=6)
+    out = work / f'cam_{index}'
+    rc = onnx_tool.main([onnx_dyn, spec, '--out-dir', str(out), '--track'])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert FakeCapture.opened == [index]
+    frames = read_json(out / 'predictions' / f'camera{index}.json')
+    assert [f['frame_id'] for f in frames] == list(range(6))
+    assert all('track_id' in p for f in frames for p in f['instances'])
+    assert count_frames(out / 'visualizations' / f'camera{index}.mp4') == 6
+    assert '6 frames' in cap.out and 'frames/s' in cap.out
+
+
+def test_stream_url_is_opened_by_opencv(onnx_dyn, work, monkeypatch, capsys):
+    fake_capture(monkeypatch, n=3)
+    url = 'rtsp://cam.local:554/live/ch1'
+    out = work / 'stream'
+    rc = onnx_tool.main([onnx_dyn, url, '--out-dir', str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert FakeCapture.opened == [url]
+    assert len(read_json(out / 'predictions' / 'stream_cam.local_554_live_ch1.json')) == 3
+
+
+def test_show_stops_on_q(onnx_dyn, monkeypatch, capsys):
+    fake_capture(monkeypatch, n=None)             # an endless camera
+    shown, keys = [], iter([-1, -1, ord('q')])
+    monkeypatch.setattr(cv2, 'namedWindow', lambda *a: None)
+    monkeypatch.setattr(cv2, 'imshow', lambda name, img: shown.append(img.shape))
+    monkeypatch.setattr(cv2, 'waitKey', lambda ms: next(keys))
+    monkeypatch.setattr(cv2, 'destroyAllWindows', lambda: None)
+    rc = onnx_tool.main([onnx_dyn, 'webcam', '--show'])
+    out = capsys.readouterr().out
+    assert rc == 0 and len(shown) == 3 and 'stopped by q after 3 frames' in out
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_results(onnx_dyn, ckpt, work, monkeypatch, capsys):
+    for tool, model, name in ((onnx_tool, onnx_dyn, 'onnx'), (infer_tool, ckpt, 'torch')):
+        fake_capture(monkeypatch, n=None, interrupt_at=4)
+        out = work / f'ctrl_c_{name}'
+        args = [model, 'webcam', '--out-dir', str(out)]
+        rc = tool.main([CFG] + args if tool is infer_tool else args)
+        cap = capsys.readouterr()
+        assert rc == 0 and 'Traceback' not in cap.err, cap.err
+        assert 'stopped by Ctrl-C after 4 frames' in cap.out
+        assert len(read_json(out / 'predictions' / 'camera0.json')) == 4
+        assert count_frames(out / 'visualizations' / 'camera0.mp4') == 4
+
+
+def test_infer_tool_webcam(ckpt, work, monkeypatch, capsys):
+    fake_capture(monkeypatch, n=3)
+    out = work / 'torch_cam'
+    rc = infer_tool.main([ALIAS, ckpt, 'webcam', '--out-dir', str(out), '--track'])
+    assert rc == 0, capsys.readouterr().err
+    frames = read_json(out / 'predictions' / 'camera0.json')
+    assert len(frames) == 3 and frames[0]['instances']
+
+
+def test_camera_that_does_not_open(onnx_dyn, monkeypatch, capsys):
+    class Closed(FakeCapture):
+        def isOpened(self):
+            return False
+    monkeypatch.setattr(cv2, 'VideoCapture', lambda t, *a: Closed(t))
+    rc = onnx_tool.main([onnx_dyn, 'webcam:3'])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'camera 3' in err and 'cannot be opened' in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- progress
+def test_progress_bar_and_throughput(onnx_dyn, images, video, work, capsys):
+    rc = onnx_tool.main([onnx_dyn, str(images), '--out-dir', str(work / 'prog_dir')])
+    cap = capsys.readouterr()
+    assert rc == 0 and '3/3' in cap.err and 'image/s' in cap.err
+    assert '3 images' in cap.out and 'images/s' in cap.out and 'ms/image' in cap.out
+    rc = onnx_tool.main([onnx_dyn, video, '--out-dir', str(work / 'prog_vid')])
+    cap = capsys.readouterr()
+    assert rc == 0 and '10/10' in cap.err and 'frame/s' in cap.err
+    assert '10 frames' in cap.out and 'frames/s' in cap.out
+
+
+# ----------------------------------------------------------------------------- batches
+def _keypoints(frames):
+    return [np.array([p['keypoints'] for p in f['instances']]) for f in frames]
+
+
+def test_onnx_batches_equal_batch_1(onnx_dyn, onnx_static, images, video, work, capsys):
+    from erpose_mm.deploy import ERPoseONNX
+    r = ERPoseONNX(onnx_dyn, score_thr=0.3)
+    assert r.max_batch is None
+    files = sorted(str(p) for p in images.iterdir())
+    one = [r(f) for f in files]
+    many = r.predict_batch(files)
+    assert [len(p) for p in one] == [len(p) for p in many] and sum(map(len, one)) > 0
+    for a, b in zip(one, many):
+        for pa, pb in zip(a, b):
+            assert np.abs(np.subtract(pa['keypoints'], pb['keypoints'])).max() < 1e-3
+            assert abs(pa['bbox_score'] - pb['bbox_score']) < 1e-5
+    res = {}
+    for bs in (1, 4):
+        out = work / f'vid_b{bs}'
+        assert onnx_tool.main([onnx_dyn, video, '--out-dir', str(out), '--batch-size',
+                               str(bs)]) == 0
+        res[bs] = read_json(out / 'predictions' / 'walk.avi.json')
+    assert len(res[1]) == len(res[4]) == 10
+    for a, b in zip(_keypoints(res[1]), _keypoints(res[4])):
+        assert a.shape == b.shape and (a.size == 0 or np.abs(a - b).max() < 1e-3)
+    capsys.readouterr()
+    # a static graph: one note, batch 1, same results
+    out = work / 'vid_static'
+    assert onnx_tool.main([onnx_static, video, '--out-dir', str(out), '--batch-size', '4']) == 0
+    err = capsys.readouterr().err
+    assert 'static batch of 1' in err and 'dynamic=True' in err
+    static = read_json(out / 'predictions' / 'walk.avi.json')
+    for a, b in zip(_keypoints(res[1]), _keypoints(static)):
+        assert a.shape == b.shape and (a.size == 0 or np.abs(a - b).max() < 1e-3)
+
+
+def test_torch_batches_equal_batch_1(ckpt, images, work):
+    res = {}
+    for bs in (1, 3):
+        out = work / f'torch_b{bs}'
+        assert infer_tool.main([CFG, ckpt, str(images), '--out-dir', str(out),
+                                '--batch-size', str(bs), '--no-vis']) == 0
+        res[bs] = {f: read_json(out / 'predictions' / f)
+                   for f in os.listdir(out / 'predictions')}
+    assert sorted(res[1]) == sorted(res[3]) and len(res[1]) == 3
+    n = 0
+    for f in res[1]:
+        a, b = res[1][f], res[3][f]
+        assert len(a) == len(b)
+        for pa, pb in zip(a, b):
+            n += 1
+            assert np.abs(np.subtract(pa['keypoints'], pb['keypoints'])).max() < 1e-3
+    assert n > 0
+
+
+def test_bad_batch_size(onnx_dyn, images, capsys):
+    assert onnx_tool.main([onnx_dyn, str(images), '--batch-size', '0']) == 2
+    assert '--batch-size must be >= 1' in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- tracking
+def test_track_ids_in_json_and_colours(work, monkeypatch):
+    """The loop with --track on a synthetic crossing sequence (detections fed as the
+    model's output): IDs follow the people (<= 1 switch per crossing) and each person is
+    drawn in its ID's colour."""
+    scene = make_walking_scene(num_pairs=2, num_frames=60, width=480, height=270, seed=3)
+    frames = iter(scene['det_frames'])
+
+    def predict(imgs):
+        out = []
+        for _ in imgs:
+            dets = next(frames)
+            out.append([dict(d, bbox=np.r_[np.min(d['keypoints'], 0),
+                                           np.max(d['keypoints'], 0)].tolist())
+                        for d in dets])
+        return out
+
+    class Blank(FakeCapture):
+        def read(self):
+            if self.i >= 60:
+                return False, None
+            self.i += 1
+            return True, np.zeros((270, 480, 3), np.uint8)
+    monkeypatch.setattr(cv2, 'VideoCapture', lambda t, *a: Blank(t))
+    out = work / 'track_loop'
+    args = loop_mod.argparse.ArgumentParser()
+    loop_mod.add_common_args(args)
+    args = args.parse_args(['webcam', '--out-dir', str(out), '--track', '--batch-size', '4',
+                            '--no-bbox'])
+    drawn = []
+    real_draw = loop_mod._io.draw_poses
+
+    def draw(img, people, *a, **k):
+        vis = real_draw(img, people, *a, **k)
+        drawn.append((vis, people))
+        return vis
+    monkeypatch.setattr(loop_mod._io, 'draw_poses', draw)
+    skeleton = [(5, 7), (7, 9), (11, 13), (13, 15)]
+    assert loop_mod.InferenceLoop(predict, args, skeleton).run(loop_mod.parse_source(
+        'webcam')) == 0
+    res = read_json(out / 'predictions' / 'camera0.json')
+    pred = [[dict(track_id=p['track_id'], keypoints=p['keypoints']) for p in f['instances']]
+            for f in res]
+    m = clear_mot(scene['gt_frames'], pred)
+    assert m['idsw'] <= max(1, len(scene['crossings'])) and m['mota'] > 0.6, m
+    # colours: a confidently seen keypoint is drawn in its track's colour
+    checked = 0
+    for vis, people in drawn[::10]:
+        for p in people:
+            k = np.asarray(p['keypoints'])
+            for j in np.nonzero(np.asarray(p['keypoint_scores']) > 0.5)[0][:2]:
+                x, y = int(round(k[j, 0])), int(round(k[j, 1]))
+                if 0 <= x < 480 and 0 <= y < 270:
+                    others = [q for q in people if q is not p and np.min(np.abs(
+                        np.asarray(q['keypoints']) - k[j]).sum(1)) < 12]
+                    if not others:
+                        assert tuple(int(c) for c in vis[y, x]) == track_color(p['track_id'])
+                        checked += 1
+    assert checked >= 5
+
+
+def test_track_colours_differ():
+    cols = {track_color(i) for i in range(12)}
+    assert len(cols) == 12
+
+
+# ----------------------------------------------------------------------------- one surface
+def test_both_tools_same_schema_and_threshold(onnx_dyn, ckpt, images, work):
+    f = str(images / 'im0.jpg')
+    outs = {}
+    for name, tool, model in (('torch', infer_tool, [CFG, ckpt]),
+                              ('onnx', onnx_tool, [onnx_dyn])):
+        out = work / f'schema_{name}'
+        assert tool.main(model + [f, '--out-dir', str(out), '--track']) == 0
+        outs[name] = read_json(out / 'predictions' / 'im0.jpg.json')
+    for name, people in outs.items():
+        assert people, name
+        for p in people:
+            assert set(p) == {'keypoints', 'keypoint_scores', 'bbox', 'bbox_score', 'track_id'}
+            assert np.shape(p['bbox']) == (1, 4) and np.shape(p['keypoints']) == (17, 2)
+            assert isinstance(p['bbox_score'], float) and p['bbox_score'] > 0.3
+    # same checkpoint, same default threshold: (nearly) the same people
+    assert abs(len(outs['torch']) - len(outs['onnx'])) <= 1
+    kt = np.array(sorted(p['bbox_score'] for p in outs['torch']))
+    ko = np.array(sorted(p['bbox_score'] for p in outs['onnx']))
+    n = min(len(kt), len(ko))
+    assert np.abs(kt[-n:] - ko[-n:]).max() < 1e-3
+    ta = infer_tool.parse_args([CFG, ckpt, f])
+    oa = onnx_tool.load_loop().build_onnx_parser().parse_args([onnx_dyn, f])
+    assert ta.score_thr == oa.score_thr == 0.3
+
+
+# ----------------------------------------------------------------------------- outputs
+def test_same_stem_different_extension(onnx_dyn, work):
+    d = work / 'stems'
+    d.mkdir()
+    cv2.imwrite(str(d / 'person.jpg'), synthetic_image(1))
+    cv2.imwrite(str(d / 'person.png'), synthetic_image(2, 240, 320))
+    out = work / 'stems_out'
+    assert onnx_tool.main([onnx_dyn, str(d), '--out-dir', str(out), '--score-thr', '0.1']) == 0
+    assert sorted(os.listdir(out / 'predictions')) == ['person.jpg.json', 'person.png.json']
+    assert sorted(os.listdir(out / 'visualizations')) == ['person.jpg', 'person.png']
+    assert cv2.imread(str(out / 'visualizations' / 'person.png')).shape[:2] == (320, 240)
+
+
+def test_never_overwrites_silently(onnx_dyn, ckpt, images, work, capsys):
+    for name, tool, model in (('onnx', onnx_tool, [onnx_dyn]),
+                              ('torch', infer_tool, [CFG, ckpt])):
+        out = work / f'again_{name}'
+        assert tool.main(model + [str(images), '--out-dir', str(out)]) == 0
+        js = out / 'predictions' / 'im1.jpg.json'
+        js.write_text('[]')                      # a result the user edited
+        capsys.readouterr()
+        assert tool.main(model + [str(images), '--out-dir', str(out)]) == 2
+        err = capsys.readouterr().err
+        assert 'already exists' in err and '--overwrite' in err and str(out) in err
+        assert len(err.strip().splitlines()) == 1
+        assert js.read_text() == '[]'
+        assert tool.main(model + [str(images), '--out-dir', str(out), '--overwrite']) == 0
+        assert js.read_text() != '[]'
+
+
+def test_truncated_video_says_how_many_frames(onnx_dyn, work, capsys):
+    path = str(work / 'full.avi')
+    vw = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'MJPG'), 10, (160, 120))
+    for i in range(20):
+        vw.write(synthetic_image(i, 160, 120))
+    vw.release()
+    data = open(path, 'rb').read()
+    cut = str(work / 'cut.avi')
+    with open(cut, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    rc = onnx_tool.main([onnx_dyn, cut, '--out-dir', str(work / 'cut_out')])
+    cap = capsys.readouterr()
+    frames = read_json(work / 'cut_out' / 'predictions' / 'cut.avi.json')
+    assert rc == 0 and 0 < len(frames) < 20
+    assert f'ended after {len(frames)} of 20 frames' in cap.err and cut in cap.err
+
+
+# ----------------------------------------------------------------------------- devices
+def test_cuda_errors_are_one_line(onnx_dyn, ckpt, images, capsys, monkeypatch):
+    from erpose_mm.deploy import DeviceError, ERPoseONNX
+    if 'CUDAExecutionProvider' not in ort.get_available_providers():
+        assert onnx_tool.main([onnx_dyn, str(images), '--device', 'cuda']) == 2
+        err = capsys.readouterr().err
+        assert 'CUDAExecutionProvider' in err and 'onnxruntime-gpu' in err
+        assert len(err.strip().splitlines()) == 1
+        with pytest.raises(DeviceError, match='no CUDAExecutionProvider'):
+            ERPoseONNX(onnx_dyn, providers=['CUDAExecutionProvider', 'CPUExecutionProvider'])
+    import torch
+    if not torch.cuda.is_available():
+        assert infer_tool.main([CFG, ckpt, str(images), '--device', 'cuda']) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('error: --device cuda:') and 'Traceback' not in err
+        assert len(err.strip().splitlines()) == 1
+    assert onnx_tool.main([onnx_dyn, str(images), '--device', 'tpu']) == 2
+    assert 'expected cpu, cuda or cuda:N' in capsys.readouterr().err
+    # ONNX Runtime lists CUDA but cannot start it (no CUDA libraries): refuse, do not
+    # fall back to the CPU silently
+    monkeypatch.setattr(ort, 'get_available_providers',
+                        lambda: ['CUDAExecutionProvider', 'CPUExecutionProvider'])
+    with pytest.raises(DeviceError, match='could not start CUDAExecutionProvider'):
+        ERPoseONNX(onnx_dyn, device='cuda')
+
+
+def test_cpu_providers_list(onnx_dyn):
+    from erpose_mm.deploy import ERPoseONNX
+    r = ERPoseONNX(onnx_dyn, providers=['CPUExecutionProvider'])
+    assert r.session.get_providers() == ['CPUExecutionProvider']
+
+
+# ----------------------------------------------------------------------------- API
+def test_mmpose_alias(ckpt, images):
+    from mmpose.apis import MMPoseInferencer
+    inf = MMPoseInferencer(pose2d=ALIAS, pose2d_weights=ckpt, device='cpu')
+    assert inf.inferencer.cfg.filename.endswith('erpose-n_synthetic-256.py')
+    preds = [p for r in inf(str(images / 'im0.jpg')) for p in r['predictions']]
+    assert len(preds) == 1
+    inf = MMPoseInferencer(pose2d='erpose-n', pose2d_weights=ckpt, device='cpu')
+    assert inf.inferencer.cfg.filename.endswith('erpose-n_coco-640.py')
+    with pytest.raises(ValueError, match='pose2d_weights'):
+        MMPoseInferencer(pose2d='erpose-s', device='cpu')
+    with pytest.raises(ValueError, match='Cannot find model: erpose-x'):
+        MMPoseInferencer(pose2d='erpose-x', pose2d_weights=ckpt, device='cpu')
+
+
+def test_python_one_liner_without_path_tricks(onnx_dyn, images, tmp_path):
+    code = ('from erpose_mm.deploy import ERPoseONNX; '
+            f'people = ERPoseONNX({onnx_dyn!r})({str(images / "im0.jpg")!r}); '
+            "print(len(people), sorted(people[0]) if people else '')")
+    env = dict(os.environ, PYTHONPATH='')
+    p = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "['bbox', 'bbox_score', 'keypoint_scores', 'keypoints']" in p.stdout
+
+
+def test_onnx_tool_video_track_without_torch(onnx_dyn, video, work):
+    out = work / 'notorch'
+    code = ('import runpy, sys\n'
+            f"sys.argv = ['onnx_infer.py', {onnx_dyn!r}, {video!r}, '--out-dir', "
+            f"{str(out)!r}, '--track', '--batch-size', '2']\n"
+            'try:\n'
+            f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
+            'except SystemExit as e:\n'
+            '    assert not e.code, e.code\n'
+            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv', 'erpose_mm') "
+            'if m in sys.modules]\n'
+            "assert not bad, bad\nprint('ok')\n")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
+    frames = read_json(out / 'predictions' / 'walk.avi.json')
+    assert len(frames) == 10 and any(f['instances'] for f in frames)
