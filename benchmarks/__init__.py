@@ -1,0 +1,1 @@
+"""Benchmark scripts of erpose-mm (not part of the installed package)."""

@@ -1,0 +1,61 @@
+"""Machine notes for benchmark reports: CPU model and ISA flags (``lscpu``), load, threads."""
+import os
+import subprocess
+from typing import Dict
+
+ISA_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
+
+
+def loadavg() -> float:
+    """1-minute load average (nan where the OS does not report it)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float('nan')
+
+
+def cpu_info() -> Dict[str, object]:
+    """``{'model': str, 'cpus': int, 'flags': {flag: bool}}`` from ``lscpu`` (``/proc/cpuinfo``
+    as a fallback), for the ISA flags that decide which CPU kernels torch uses."""
+    model, flags = '?', set()
+    try:
+        out = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=20).stdout
+        for line in out.splitlines():
+            key, _, val = line.partition(':')
+            if key.strip() == 'Model name':
+                model = val.strip()
+            elif key.strip() == 'Flags':
+                flags = set(val.split())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    if model == '?' or not flags:
+        try:
+            with open('/proc/cpuinfo') as f:
+                for line in f:
+                    if line.startswith('model name') and model == '?':
+                        model = line.split(':', 1)[1].strip()
+                    elif line.startswith('flags') and not flags:
+                        flags = set(line.split(':', 1)[1].split())
+        except OSError:
+            pass
+    return dict(model=model, cpus=os.cpu_count() or 0,
+                flags={f: f in flags for f in ISA_FLAGS})
+
+
+def cpu_line(info: Dict[str, object]) -> str:
+    """One line for a report, e.g. ``AMD EPYC, 2 logical CPUs, avx2 yes, avx512f no, ...``."""
+    flags = ', '.join(f"{k} {'yes' if v else 'no'}" for k, v in info['flags'].items())
+    return f"{info['model']} (`lscpu`), {info['cpus']} logical CPUs; flags: {flags}"
+
+
+def thread_env(threads: int, base: Dict[str, str] = None) -> Dict[str, str]:
+    """Environment for a worker limited to ``threads`` OpenMP / MKL threads.
+
+    ``OMP_WAIT_POLICY=PASSIVE``: on a busy 2-core machine, spinning OpenMP threads made a
+    2-thread training step 5-30x slower; sleeping threads cost little on a quiet machine.
+    """
+    env = dict(os.environ if base is None else base)
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PYTHONUNBUFFERED='1')
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    return env
