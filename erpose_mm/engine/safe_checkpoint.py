@@ -75,9 +75,9 @@ def is_complete_checkpoint(path: str) -> bool:
     """Whether ``path`` is a complete ``torch.save`` file: a zip archive (torch >= 1.6
     format) whose central directory -- written last, so a truncated file has none --
     lists the pickled object. Files in the legacy format are loaded to find out."""
-    if not osp.isfile(path) or osp.getsize(path) == 0:
-        return False
     try:
+        if not osp.isfile(path) or osp.getsize(path) == 0:
+            return False
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
                 return any(n.endswith('data.pkl') for n in z.namelist())

@@ -1,0 +1,159 @@
+"""Nothing is lost or truncated: atomic checkpoint writes, resume past a broken last_checkpoint."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import erpose_mm  # noqa: F401  (installs the adapters)
+from erpose_mm.engine.safe_checkpoint import (ResumeError, atomic_save_checkpoint,
+                                              find_resumable_checkpoint,
+                                              is_complete_checkpoint)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
+
+
+def _ckpt(value: float) -> dict:
+    return dict(meta=dict(epoch=int(value)), state_dict=dict(w=torch.full((256, 256), value)))
+
+
+def test_the_runner_writes_checkpoints_atomically():
+    import mmengine.runner.runner as runner_mod
+    # Runner.save_checkpoint (CheckpointHook, best checkpoints) calls this module's name
+    assert runner_mod.save_checkpoint is atomic_save_checkpoint
+    assert runner_mod.find_latest_checkpoint is find_resumable_checkpoint
+
+
+def test_a_kill_during_the_write_leaves_the_old_checkpoint(tmp_path):
+    """A process killed (SIGKILL) in the middle of torch.save, through the function the
+    Runner calls: the final name still holds the previous, complete checkpoint."""
+    path = str(tmp_path / 'epoch_1.pth')
+    script = textwrap.dedent(f'''
+        import os, signal, sys
+        sys.path.insert(0, {REPO!r})
+        import torch
+        import erpose_mm
+        import mmengine.runner.runner as runner_mod
+        ckpt = lambda v: dict(meta=dict(epoch=int(v)), state_dict=dict(w=torch.full((256, 256), v)))
+        runner_mod.save_checkpoint(ckpt(1.0), {path!r})
+        real_save = torch.save
+        def dying_save(obj, f, *a, **k):
+            f.write(b'PK\\x03\\x04 half a checkpoint')
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        torch.save = dying_save
+        runner_mod.save_checkpoint(ckpt(2.0), {path!r})
+    ''')
+    p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == -9, p.stderr[-2000:]
+    assert is_complete_checkpoint(path)
+    assert torch.load(path, weights_only=False)['meta']['epoch'] == 1
+    leftovers = [f for f in os.listdir(tmp_path) if f != 'epoch_1.pth']
+    assert len(leftovers) == 1 and leftovers[0].startswith('.epoch_1.pth.')  # hidden tmp
+    # and the resume fallback never picks the hidden temporary file
+    assert find_resumable_checkpoint(str(tmp_path)) == path
+
+
+def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
+    path = str(tmp_path / 'epoch_1.pth')
+    atomic_save_checkpoint(_ckpt(1.0), path)
+
+    def failing_save(obj, f, *args, **kwargs):
+        f.write(b'partial')
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(torch, 'save', failing_save)
+    with pytest.raises(OSError, match='No space left'):
+        atomic_save_checkpoint(_ckpt(2.0), path)
+    assert os.listdir(tmp_path) == ['epoch_1.pth']
+    assert torch.load(path, weights_only=False)['meta']['epoch'] == 1
+
+
+def _work_dir(tmp_path, last_checkpoint):
+    work = tmp_path / 'work'
+    work.mkdir()
+    atomic_save_checkpoint(_ckpt(1.0), str(work / 'epoch_1.pth'))
+    atomic_save_checkpoint(_ckpt(2.0), str(work / 'epoch_2.pth'))
+    os.utime(work / 'epoch_1.pth', (1, 1))  # epoch_2 is the newest
+    raw = (work / 'epoch_2.pth').read_bytes()
+    (work / 'epoch_3.pth').write_bytes(raw[:len(raw) // 2])  # truncated, written last
+    if last_checkpoint is not None:
+        (work / 'last_checkpoint').write_bytes(last_checkpoint.replace(
+            b'WORK', str(work).encode()))
+    return str(work)
+
+
+@pytest.mark.parametrize('content, why', [
+    (b'', 'is empty'),
+    (b'\x00\xff\xfe garbled', 'which is not a complete checkpoint'),
+    (b'WORK/epoch_9.pth', "names '"),
+    (b'WORK/epoch_3.pth', 'epoch_3.pth'),        # names the truncated one
+    (None, 'does not exist'),
+])
+def test_broken_last_checkpoint_falls_back_to_the_newest_complete(tmp_path, content, why,
+                                                                   monkeypatch):
+    import erpose_mm.engine.safe_checkpoint as mod
+    logs = []
+    monkeypatch.setattr(mod, 'print_log', lambda msg, **kw: logs.append(msg))
+    work = _work_dir(tmp_path, content)
+    assert find_resumable_checkpoint(work) == osp.join(work, 'epoch_2.pth')
+    assert len(logs) == 1 and why in logs[0]
+    assert logs[0].endswith(f'resuming from the newest complete checkpoint '
+                            f'{osp.join(work, "epoch_2.pth")}')
+
+
+def test_a_valid_last_checkpoint_is_used_as_is(tmp_path):
+    work = _work_dir(tmp_path, b'WORK/epoch_1.pth\n')
+    assert find_resumable_checkpoint(work) == osp.join(work, 'epoch_1.pth')
+
+
+def test_nothing_to_resume(tmp_path):
+    assert find_resumable_checkpoint(str(tmp_path)) is None  # a fresh run, as MMEngine
+    (tmp_path / 'last_checkpoint').write_text('')
+    (tmp_path / 'epoch_1.pth').write_bytes(b'PK\x03\x04 truncated')
+    with pytest.raises(ResumeError, match='cannot resume: .*last_checkpoint is empty and .* '
+                       r'holds no complete checkpoint \(\*\.pth\)'):
+        find_resumable_checkpoint(str(tmp_path))
+
+
+def test_train_resume_with_an_empty_last_checkpoint(tmp_path):
+    """tools/train.py --resume after a crash that emptied last_checkpoint and truncated the
+    newest checkpoint: it continues from the newest complete one and says so."""
+    from erpose_mm.datasets import generate_synthetic_coco
+    data = str(tmp_path / 'data') + '/'
+    generate_synthetic_coco(data, num_train=8, num_val=2, seed=3, min_size=128, max_size=160,
+                            difficulty='easy', empty_frac=0.0, progress=False)
+    work = str(tmp_path / 'work')
+    env = dict(os.environ, OMP_NUM_THREADS='1', ERPOSE_MM_CACHE_DIR=str(tmp_path / 'cache'))
+
+    def train(epochs, *extra):
+        opts = [f'train_dataloader.dataset.data_root={data}', 'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False', 'train_dataloader.batch_size=4',
+                f'train_cfg.max_epochs={epochs}', 'default_hooks.checkpoint.interval=1']
+        p = subprocess.run([sys.executable, 'tools/train.py', CFG, '--work-dir', work,
+                            '--no-validate', *extra, '--cfg-options', *opts], cwd=REPO,
+                           capture_output=True, text=True, timeout=600, env=env)
+        return p.returncode, p.stdout + p.stderr
+
+    rc, out = train(2)
+    assert rc == 0, out[-3000:]
+    raw = open(osp.join(work, 'epoch_2.pth'), 'rb').read()
+    with open(osp.join(work, 'epoch_2.pth'), 'wb') as f:
+        f.write(raw[:len(raw) // 3])             # what MMEngine's own write could leave
+    open(osp.join(work, 'last_checkpoint'), 'w').close()
+    rc, out = train(3, '--resume')
+    assert rc == 0, out[-3000:]
+    assert (f'resuming from the newest complete checkpoint {osp.join(work, "epoch_1.pth")}'
+            in out)
+    assert 'resumed epoch: 1, iter: 2' in out
+    assert torch.load(osp.join(work, 'epoch_3.pth'), weights_only=False)['meta']['epoch'] == 3
+    # an explicit truncated --resume path is refused with one line
+    with open(osp.join(work, 'epoch_2.pth'), 'wb') as f:
+        f.write(raw[:100])
+    rc, out = train(4, '--resume', osp.join(work, 'epoch_2.pth'))
+    assert rc == 1 and 'Traceback' not in out
+    assert f'error: --resume {osp.join(work, "epoch_2.pth")}: not a complete checkpoint' in out
