@@ -13,6 +13,14 @@ Simplified from MMDeploy 1.3.1's tools/deploy.py (which the wheel does not ship)
 one process, ONNX IR only, no partition / calibration / SDK dump. The ER-Pose rewriters
 (``erpose_mm/deploy/rewriters.py``: head -> SAH + decode + top-k, and
 ``torch.onnx.export(dynamo=False)``) are registered before the export.
+
+Before the (slow) export it checks its inputs and stops with one line, ``error: PATH:
+problem`` (exit status 1), for: a missing file; a deploy config that is not one (e.g. the
+model config given first: the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG) or is for
+another codebase or task; a model config that is not an ER-Pose model config; a
+checkpoint that is not one or does not fit the model config (another scale, keypoint
+count or model: ``--allow-partial-checkpoint`` exports it anyway); an image that cannot
+be decoded.
 """
 import argparse
 import logging
@@ -42,12 +50,87 @@ def parse_args(argv=None):
                         'test image')
     parser.add_argument('--dump-info', action='store_true',
                         help='not supported for ER-Pose (no MMDeploy SDK pipeline)')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='export even when checkpoint tensors are missing or mis-shaped '
+                        'for the model config (they keep their random initialisation)')
     return parser.parse_args(argv)
 
 
 def _check_file(path, what):
     if not osp.isfile(path):
         sys.exit(f'error: {what} not found: {path}')
+
+
+ORDER = 'the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG'
+
+
+def _read_config(path: str, what: str):
+    from mmengine.config import Config
+    if not path.endswith('.py'):
+        sys.exit(f'error: {path}: expected a {what} (.py), got another file type; {ORDER}')
+    try:
+        return Config.fromfile(path)
+    except Exception as e:  # syntax error, missing _base_, ...
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        sys.exit(f'error: {path}: cannot be read as a {what} ({first})')
+
+
+def check_deploy_config(path: str) -> None:
+    """Exit with one line unless ``path`` is an MMDeploy pose-detection (mmpose) config."""
+    cfg = _read_config(path, 'deploy config')
+    if 'codebase_config' not in cfg or 'backend_config' not in cfg:
+        if 'model' in cfg:
+            sys.exit(f'error: {path}: is a model config, not a deploy config; {ORDER}')
+        sys.exit(f'error: {path}: not an MMDeploy deploy config (no codebase_config / '
+                 'backend_config)')
+    codebase = cfg.codebase_config.get('type')
+    task = cfg.codebase_config.get('task')
+    if codebase != 'mmpose':
+        sys.exit(f'error: {path}: a deploy config of codebase {codebase!r}, not mmpose; '
+                 'ER-Pose exports with configs/deploy/pose-detection_erpose_*.py')
+    if task != 'PoseDetection':
+        sys.exit(f'error: {path}: a deploy config of task {task!r}; ER-Pose (one-stage, '
+                 "box-free) exports as task 'PoseDetection' "
+                 '(configs/deploy/pose-detection_erpose_*.py)')
+
+
+def check_model_config(path: str):
+    """Exit with one line unless ``path`` is an ER-Pose model config; returns it."""
+    cfg = _read_config(path, 'model config')
+    if 'model' not in cfg:
+        if 'codebase_config' in cfg:
+            sys.exit(f'error: {path}: is a deploy config, not a model config; {ORDER}')
+        sys.exit(f'error: {path}: not a model config (no `model`)')
+    head = (cfg.model.get('head') or {}).get('type')
+    if head != 'ERPoseHead':
+        sys.exit(f'error: {path}: a model config with head {head!r}; this tool exports '
+                 'ER-Pose models (head ERPoseHead)')
+    return cfg
+
+
+def check_checkpoint(model_cfg, model_cfg_path: str, checkpoint: str,
+                     allow_partial: bool) -> None:
+    """Exit with one line when ``checkpoint`` does not fit the model of ``model_cfg``."""
+    import copy
+
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from erpose_mm.utils.checkpoint_fit import exit_if_checkpoint_unfit
+    init_default_scope(model_cfg.get('default_scope', 'mmpose'))
+    model_dict = copy.deepcopy(model_cfg.model)
+    model_dict.pop('pretrained', None)
+    model = MODELS.build(model_dict)
+    exit_if_checkpoint_unfit(model, checkpoint, model_cfg_path, allow_partial=allow_partial)
+
+
+def check_image(path: str, what: str) -> None:
+    """Exit with one line when ``path`` cannot be decoded as an image (as MMPose would)."""
+    from erpose_mm.deploy.onnx_runner import InputError, read_image
+    try:
+        read_image(path)
+    except InputError as e:
+        sys.exit(f'error: {what} {e}')
 
 
 def main(argv=None):
@@ -59,6 +142,14 @@ def main(argv=None):
         sys.exit('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
 
     import erpose_mm  # noqa: F401  (registers models; installs the rewriter hook)
+    check_deploy_config(args.deploy_cfg)
+    model_config = check_model_config(args.model_cfg)
+    check_image(args.img, 'image')
+    if args.test_img and not args.skip_visualize:
+        _check_file(args.test_img, 'test image')
+        check_image(args.test_img, 'test image')
+    check_checkpoint(model_config, args.model_cfg, args.checkpoint,
+                     args.allow_partial_checkpoint)
     from erpose_mm.deploy import register_mmdeploy_rewriters
     from erpose_mm.deploy.export import add_runner_metadata, load_config, runner_metadata
     if not register_mmdeploy_rewriters():

@@ -1,0 +1,125 @@
+"""tools/deploy.py checks its inputs before the export: one line naming the file and problem."""
+import importlib.util
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEPLOY_CFG = osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_static-640x640.py')
+CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
+CFG_N14 = osp.join(REPO, 'configs/erpose/erpose-n_crowdpose-640.py')
+PASSED = 'checks passed'
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('erpose_deploy_tool_errors',
+                                                  osp.join(REPO, 'tools/deploy.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    d = tmp_path_factory.mktemp('deploy_errors')
+    init_default_scope('mmpose')
+    out = {}
+    for name, cfg in (('ckpt', CFG_N), ('ckpt14', CFG_N14)):
+        model = MODELS.build(Config.fromfile(cfg).model)
+        out[name] = str(d / f'{name}.pth')
+        torch.save(dict(meta={}, state_dict=model.state_dict()), out[name])
+    out['img'] = str(d / 'img.jpg')
+    cv2.imwrite(out['img'], np.full((120, 160, 3), 90, np.uint8))
+    out['garbage'] = str(d / 'garbage.jpg')
+    (d / 'garbage.jpg').write_bytes(bytes(range(256)) * 4)
+    out['empty'] = str(d / 'empty.png')
+    (d / 'empty.png').write_bytes(b'')
+    out['mmdet'] = str(d / 'detection_onnxruntime_static.py')
+    (d / 'detection_onnxruntime_static.py').write_text(
+        "onnx_config = dict(type='onnx', save_file='end2end.onnx', input_shape=None)\n"
+        "codebase_config = dict(type='mmdet', task='ObjectDetection')\n"
+        "backend_config = dict(type='onnxruntime')\n")
+    out['topdown'] = str(d / 'pose-detection_topdown.py')
+    (d / 'pose-detection_topdown.py').write_text(
+        "onnx_config = dict(type='onnx', save_file='end2end.onnx', input_shape=None)\n"
+        "codebase_config = dict(type='mmpose', task='TopdownPoseEstimation')\n"
+        "backend_config = dict(type='onnxruntime')\n")
+    out['heatmap'] = str(d / 'heatmap_model.py')
+    (d / 'heatmap_model.py').write_text(
+        "model = dict(type='TopdownPoseEstimator', head=dict(type='HeatmapHead'))\n")
+    return out
+
+
+def _run(monkeypatch, tmp_path, *args):
+    """main(argv) -> the SystemExit message; PASSED when every check passed (the export,
+    which needs MMDeploy, is stopped right after them)."""
+    import erpose_mm.deploy as deploy_pkg
+    monkeypatch.setattr(deploy_pkg, 'register_mmdeploy_rewriters',
+                        lambda: (_ for _ in ()).throw(SystemExit(PASSED)))
+    with pytest.raises(SystemExit) as err:
+        _tool().main([*args, '--work-dir', str(tmp_path / 'out')])
+    msg = str(err.value.code)
+    assert '\n' not in msg, msg
+    return msg
+
+
+def test_good_inputs_pass_the_checks(files, monkeypatch, tmp_path):
+    assert _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files['img']) == PASSED
+
+
+def test_swapped_configs(files, monkeypatch, tmp_path):
+    msg = _run(monkeypatch, tmp_path, CFG_N, DEPLOY_CFG, files['ckpt'], files['img'])
+    assert msg == (f'error: {CFG_N}: is a model config, not a deploy config; the order is '
+                   'DEPLOY_CFG MODEL_CFG CHECKPOINT IMG')
+    # the deploy config given as the model config
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, DEPLOY_CFG, files['ckpt'], files['img'])
+    assert msg == (f'error: {DEPLOY_CFG}: is a deploy config, not a model config; the order '
+                   'is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG')
+    # the checkpoint where a config belongs
+    msg = _run(monkeypatch, tmp_path, files['ckpt'], CFG_N, files['ckpt'], files['img'])
+    assert msg.startswith(f'error: {files["ckpt"]}: expected a deploy config (.py)')
+
+
+def test_deploy_config_of_another_codebase_or_task(files, monkeypatch, tmp_path):
+    msg = _run(monkeypatch, tmp_path, files['mmdet'], CFG_N, files['ckpt'], files['img'])
+    assert msg.startswith(f"error: {files['mmdet']}: a deploy config of codebase 'mmdet', "
+                          'not mmpose')
+    msg = _run(monkeypatch, tmp_path, files['topdown'], CFG_N, files['ckpt'], files['img'])
+    assert msg.startswith(f"error: {files['topdown']}: a deploy config of task "
+                          "'TopdownPoseEstimation'")
+
+
+def test_model_config_of_another_model(files, monkeypatch, tmp_path):
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, files['heatmap'], files['ckpt'], files['img'])
+    assert msg == (f"error: {files['heatmap']}: a model config with head 'HeatmapHead'; this "
+                   'tool exports ER-Pose models (head ERPoseHead)')
+
+
+@pytest.mark.parametrize('which, problem', [
+    ('garbage', 'cannot decode as an image'),
+    ('empty', 'empty file'),
+])
+def test_unreadable_image(files, monkeypatch, tmp_path, which, problem):
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files[which])
+    assert msg.startswith(f'error: image {files[which]}: {problem}')
+    # the same for --test-img
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files['img'],
+               '--test-img', files[which])
+    assert msg.startswith(f'error: test image {files[which]}: {problem}')
+
+
+def test_checkpoint_that_does_not_fit_or_is_no_checkpoint(files, monkeypatch, tmp_path):
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt14'], files['img'])
+    assert msg.startswith(f"error: {files['ckpt14']} does not fit {CFG_N}: another keypoint "
+                          'count (checkpoint K=14, config K=17)')
+    assert msg.endswith('(--allow-partial-checkpoint loads only the tensors that fit)')
+    assert _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt14'], files['img'],
+                '--allow-partial-checkpoint') == PASSED
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['img'], files['img'])
+    assert msg.startswith(f"error: {files['img']}: cannot be read as a PyTorch checkpoint")
