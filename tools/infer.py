@@ -4,6 +4,7 @@ camera or stream.
     python tools/infer.py CONFIG_OR_ALIAS CHECKPOINT INPUT [--out-dir DIR] [--overwrite]
         [--score-thr 0.3] [--kpt-thr 0.3] [--batch-size N] [--track] [--show]
         [--device cpu|cuda|cuda:N] [--no-vis] [--no-bbox] [--radius R] [--thickness T]
+        [--allow-partial-checkpoint]
 
 INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
 index N, or a stream URL OpenCV opens (``rtsp://...``). CONFIG_OR_ALIAS: a config file or
@@ -20,7 +21,9 @@ outputs and default thresholds are those of ``tools/onnx_infer.py``: the loop is
 The model runs through ``MMPoseInferencer(pose2d=..., pose2d_weights=...)``: its pipeline
 (``BottomupResize``), data preprocessor and ``bbox_thr`` -> head ``score_thr``; a batch
 of images is collated into one ``model.test_step`` call (MMPoseInferencer itself feeds one
-image at a time). ``import erpose_mm`` comes before ``mmpose.apis`` (torchvision stub,
+image at a time). A checkpoint that does not fit the config (another scale, keypoint
+count or model) is refused with one line unless ``--allow-partial-checkpoint``.
+``import erpose_mm`` comes before ``mmpose.apis`` (torchvision stub,
 ER-Pose registration, the numpy-2.4 visualizer fix, model aliases).
 """
 import argparse
@@ -37,6 +40,9 @@ def parse_args(argv=None):
     p.add_argument('config', help="model config (configs/erpose/*.py) or alias ('erpose-n')")
     p.add_argument('checkpoint', help='checkpoint (.pth)')
     add_common_args(p)
+    p.add_argument('--allow-partial-checkpoint', action='store_true',
+                   help='run even when checkpoint tensors are missing or mis-shaped for the '
+                   'config (they keep their random initialisation)')
     return p.parse_args(argv)
 
 
@@ -70,10 +76,17 @@ class MMPosePredictor:
     ``bbox_score``) with score > ``score_thr``, in original-image pixels.
     """
 
-    def __init__(self, config: str, checkpoint: str, device: str, score_thr: float) -> None:
+    def __init__(self, config: str, checkpoint: str, device: str, score_thr: float,
+                 allow_partial: bool = False) -> None:
         from mmpose.apis import MMPoseInferencer
+
+        from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
         self.pose = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
                                      device=device).inferencer
+        # MMEngine loads non-strictly: refuse (one line) a checkpoint of another scale,
+        # keypoint count or model instead of running random layers
+        check_checkpoint_fits(self.pose.model, checkpoint, cfg_name=config,
+                              allow_partial=allow_partial)
         from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
         check_checkpoint_fits(self.pose.model, checkpoint, config, flag=None)  # ValueError
         self.score_thr = float(score_thr)
@@ -127,7 +140,7 @@ def main(argv=None) -> int:
         device = check_device(args.device)
         source = parse_source(args.input)
         predictor = MMPosePredictor(args.config, args.checkpoint, device,
-                                    model_score_thr(args))
+                                    model_score_thr(args), args.allow_partial_checkpoint)
         return InferenceLoop(predictor, args, predictor.skeleton, predictor.meta).run(source)
     except (InputError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
