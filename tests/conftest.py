@@ -31,3 +31,67 @@ def _mmpose_scope():
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')
     yield
+
+
+# ------------------------------------------------------------------ model fixtures
+@pytest.fixture(scope='session')
+def model_cfg():
+    """``model_cfg(scale, dataset='coco-640')``: a fresh copy of the ``model`` section of
+    configs/erpose/erpose-{scale}_{dataset}.py."""
+    from mmengine.config import Config
+
+    def load(scale: str, dataset: str = 'coco-640'):
+        path = osp.join(REPO, 'configs', 'erpose', f'erpose-{scale}_{dataset}.py')
+        return Config.fromfile(path).model
+    return load
+
+
+@pytest.fixture(scope='module')
+def model_n(model_cfg):
+    """ER-Pose-n (COCO, 17 keypoints) with seed-0 random weights, one per test module."""
+    # module-scoped fixtures are built before the function-scoped registry scope fixture
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    import erpose_mm  # noqa: F401
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    return MODELS.build(model_cfg('n'))
+
+
+@pytest.fixture(scope='session')
+def make_pose_sample():
+    """``make_pose_sample(kpts, vis=None, h=128, w=160)``: a ``PoseDataSample`` whose
+    ``gt_instance_labels`` hold people ``kpts`` (G, K, 2) in input pixels with visibility
+    ``vis`` (G, K) (default all 1), boxes around the visible keypoints (a fixed box for a
+    person without any) and box areas, as the training pipeline packs them."""
+    import torch
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    def make(kpts, vis=None, h: int = 128, w: int = 160):
+        kpts = torch.as_tensor(kpts, dtype=torch.float32)
+        G, K = kpts.shape[:2]
+        vis = torch.ones(G, K) if vis is None else torch.as_tensor(vis, dtype=torch.float32)
+        ds = PoseDataSample(metainfo=dict(img_path='img.jpg', input_size=(w, h)))
+        lo = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, 1e9)).amin(1)
+        hi = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, -1e9)).amax(1)
+        bb = torch.cat([lo, hi], -1) if G else torch.zeros(0, 4)
+        bb = torch.where(vis.sum(1, keepdim=True) > 0, bb, torch.tensor([[10.0, 10, 60, 60]]))
+        ds.gt_instance_labels = InstanceData(keypoints=kpts, keypoints_visible=vis, bboxes=bb,
+                                             areas=(bb[:, 2:] - bb[:, :2]).prod(-1))
+        return ds
+    return make
+
+
+@pytest.fixture(scope='session')
+def random_person():
+    """``random_person(cx, cy, K=17, s=20.0)``: (K, 2) keypoints scattered (std ``s`` px)
+    around ``(cx, cy)``, the same for the same centre."""
+    import torch
+
+    def make(cx: float, cy: float, K: int = 17, s: float = 20.0):
+        g = torch.Generator().manual_seed(int(cx * 7 + cy))
+        return torch.tensor([cx, cy]) + torch.randn(K, 2, generator=g) * s
+    return make
