@@ -88,19 +88,39 @@ def allow_full_checkpoint_loading() -> bool:
 
 
 def init_cpu_distributed(launcher: str) -> bool:
-    """MMEngine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and fails on a
-    machine without GPUs. When launched by torchrun on CPU, initialise the gloo process
-    group ourselves; the Runner then skips its own ``init_dist`` (it only initialises when
-    ``not is_distributed()``). Returns True if it initialised the group.
+    """MMEngine's ``init_dist('pytorch')`` / ``init_dist('slurm')`` call
+    ``torch.cuda.set_device`` and fail on a machine without GPUs. When launched by torchrun
+    (or srun, ``--launcher slurm``: :func:`set_env_from_slurm`) on CPU, initialise the gloo
+    process group ourselves; the Runner then skips its own ``init_dist`` (it only
+    initialises when ``not is_distributed()``). Returns True if it initialised the group.
     """
     import torch.distributed as dist
     if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
         return False
+    if launcher == 'slurm' and 'SLURM_PROCID' in os.environ:
+        set_env_from_slurm()
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         return False
     dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                             world_size=int(os.environ['WORLD_SIZE']))
     return True
+
+
+def set_env_from_slurm() -> None:
+    """What MMEngine's ``init_dist('slurm')`` derives from Slurm's variables, without its
+    ``torch.cuda.set_device`` (so that :func:`init_cpu_distributed` can run a srun job on
+    CPU): RANK = SLURM_PROCID, WORLD_SIZE = SLURM_NTASKS, LOCAL_RANK = SLURM_LOCALID,
+    MASTER_ADDR = first host of SLURM_NODELIST (``scontrol show hostname``) and
+    MASTER_PORT = 29500, each unless already set."""
+    import subprocess
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {nodes} | head -n1').strip()
+    os.environ.setdefault('MASTER_PORT', '29500')
 
 
 def cpu_ddp_wrapper_cfg() -> dict:
