@@ -74,11 +74,13 @@ def _assert_features(feats, ref: dict) -> None:
     for name, got in zip(('P3', 'P4', 'P5'), feats):
         want = ref[name]
         assert got.shape == want.shape, name
-        # the references are O(0.1): 1e-4 is ~0.1% of them
-        assert want.abs().max() > 0.05
+        # the n / s references peak at 0.2-0.8: 1e-4 absolute there; relative to the
+        # peak for larger ones (float32 rounding grows with the values)
+        peak = want.abs().max().item()
+        assert peak > 0.05
         err = (got - want).abs().max().item()
-        print(f'{name}: max |diff| {err:.2e} (max |value| {want.abs().max().item():.3f})')
-        assert err < ATOL, f'{name}: max |diff| {err:.2e}'
+        print(f'{name}: max |diff| {err:.2e} (max |value| {peak:.3f})')
+        assert err < ATOL * max(1.0, peak), f'{name}: max |diff| {err:.2e}'
 
 
 def _assert_keypoints(model: torch.nn.Module, feats, ref: dict) -> None:
@@ -96,12 +98,16 @@ def _assert_keypoints(model: torch.nn.Module, feats, ref: dict) -> None:
     for branch in (head.one2one, head.one2many):
         with torch.no_grad():
             outs = head.decode(*branch(selected))
-        # keypoints lie within ~60 px of the origin here; a wrong channel order or a
-        # missing -0.25 offset shift (half a stride, 8-16 px) is far beyond 1e-3 px
+        # n / s keypoints lie within ~60 px of the origin: 1e-3 px; relative to the peak
+        # for larger ones. A wrong channel order or a missing -0.25 offset shift (half a
+        # stride, 8-16 px) is far beyond either
+        peak = want[..., :2].abs().max().item()
         xy_err = (outs['keypoints'] - want[..., :2]).abs().max().item()
         vis_err = (outs['vis_logits'].sigmoid() - want[..., 2]).abs().max().item()
-        assert xy_err < 1e-3, f'keypoint xy max |diff| {xy_err:.2e} px'
-        assert vis_err < 1e-5, f'visibility max |diff| {vis_err:.2e}'
+        print(f'keypoints: max |diff| {xy_err:.2e} px (max |value| {peak:.1f}), '
+              f'visibility {vis_err:.2e}')
+        assert xy_err < 1e-3 * max(1.0, peak / 64), f'keypoint xy max |diff| {xy_err:.2e} px'
+        assert vis_err < 1e-4, f'visibility max |diff| {vis_err:.2e}'
 
 
 @pytest.mark.parametrize('name', ['yolov8n', 'yolov8n-pose', 'yolov8s', 'yolov8s-pose'])

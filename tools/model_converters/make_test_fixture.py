@@ -91,7 +91,7 @@ def _shapes(model: torch.nn.Module) -> Dict[str, list]:
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-def _ultralytics(out_dir: str) -> None:
+def _ultralytics(out_dir: str, scales: Sequence[str] = ('n', 's')) -> None:
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel, PoseModel, yaml_model_load
     from ultralytics.utils.tal import make_anchors
@@ -119,7 +119,7 @@ def _ultralytics(out_dir: str) -> None:
             h.remove()
         return ref
 
-    for scale in ('n', 's'):
+    for scale in scales:
         for task, cls in (('', DetectionModel), ('-pose', PoseModel)):
             name = f'yolov8{scale}{task}'
             model = cls(f'{name}.yaml', verbose=False)
@@ -181,10 +181,12 @@ def main() -> None:
     p.add_argument('framework', choices=['ultralytics', 'mmyolo'])
     p.add_argument('out_dir')
     p.add_argument('--mmyolo-src', help='unpacked mmyolo wheel (the folder holding mmyolo/)')
+    p.add_argument('--scales', nargs='+', default=['n', 's'], choices=list('nsmlx'),
+                   help='Ultralytics YOLOv8 scales to make references for (the tests use n, s)')
     args = p.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     if args.framework == 'ultralytics':
-        _ultralytics(args.out_dir)
+        _ultralytics(args.out_dir, args.scales)
     else:
         if not args.mmyolo_src:
             p.error('mmyolo needs --mmyolo-src')
