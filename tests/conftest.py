@@ -2,6 +2,7 @@ import os
 import os.path as osp
 import sys
 import warnings
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,12 +18,49 @@ def repo_root() -> str:
     return REPO
 
 
+# ERPOSE_TESTS_IGNORE_SHARED=1 runs the tests as in a clone without ../shared
+IGNORE_SHARED = os.environ.get('ERPOSE_TESTS_IGNORE_SHARED', '') not in ('', '0')
+
+
+def shared_path(*parts: str):
+    """``../shared/<parts>`` beside the repository, or None where it is absent (or
+    ignored, ``ERPOSE_TESTS_IGNORE_SHARED=1``)."""
+    path = osp.join(SHARED, *parts)
+    return None if IGNORE_SHARED or not osp.exists(path) else path
+
+
 @pytest.fixture(scope='session')
 def shared_data() -> str:
-    path = osp.join(SHARED, 'data')
-    if not osp.isdir(path):
+    path = shared_path('data')
+    if path is None:
         pytest.skip('../shared/data is not available')
     return path
+
+
+# file name, width, height, seed of the synthetic stand-ins for ../shared/data/demo: the
+# same names and sizes (one portrait photo, two landscape video frames)
+DEMO_STAND_INS = (('human-pose.jpeg', 218, 346, 0), ('demo_mp4_frame000.jpg', 960, 540, 1),
+                  ('demo_mp4_frame004.jpg', 960, 540, 2))
+
+
+@pytest.fixture(scope='session')
+def demo_images(tmp_path_factory) -> SimpleNamespace:
+    """Demo images of people: ../shared/data/demo when present, else synthetic multi-person
+    stand-ins (``write_demo_image``) of the same names and sizes.
+
+    Attributes: ``dir`` (folder), ``img`` (the portrait photo), ``frame`` (a landscape
+    video frame), ``imgs`` (all images, sorted), ``synthetic`` (bool).
+    """
+    folder = shared_path('data', 'demo')
+    if folder is None:
+        from erpose_mm.datasets.synthetic import write_demo_image
+        folder = str(tmp_path_factory.mktemp('demo'))
+        for name, w, h, seed in DEMO_STAND_INS:
+            write_demo_image(osp.join(folder, name), width=w, height=h, seed=seed)
+    return SimpleNamespace(dir=folder, img=osp.join(folder, 'human-pose.jpeg'),
+                           frame=osp.join(folder, 'demo_mp4_frame000.jpg'),
+                           imgs=sorted(osp.join(folder, f) for f in os.listdir(folder)),
+                           synthetic=folder.startswith(str(tmp_path_factory.getbasetemp())))
 
 
 @pytest.fixture(autouse=True)

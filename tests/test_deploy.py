@@ -20,16 +20,14 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bad_inputs import DEMO, DEMO_IMG, make_bad_inputs  # noqa: E402
+import bad_inputs as bad_input_files  # noqa: E402
+from bad_inputs import make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401
 from erpose_mm.deploy.export import (build_model, export_onnx,  # noqa: E402
                                      make_random_checkpoint)
 
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 CFG_S = osp.join(REPO, 'configs/erpose/erpose-s_coco-640.py')
-if not osp.isdir(DEMO):
-    pytest.skip('../shared/data/demo is not available', allow_module_level=True)
-DEMO_IMGS = sorted(osp.join(DEMO, f) for f in os.listdir(DEMO))
 KPT_TOL = 1e-3    # px
 SCORE_TOL = 1e-4
 
@@ -51,9 +49,9 @@ def load_runner():
 runner_mod = load_runner()
 
 
-def random_ckpt(cfg, path, seed):
+def random_ckpt(cfg, path, seed, demo_images):
     """Random weights calibrated on the demo images (unsaturated, distinct scores)."""
-    return make_random_checkpoint(cfg, path, seed=seed, calib_images=DEMO_IMGS,
+    return make_random_checkpoint(cfg, path, seed=seed, calib_images=demo_images.imgs,
                                   calib_sizes=(320, ))
 
 
@@ -63,8 +61,8 @@ def work(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def ckpt_n(work):
-    return random_ckpt(CFG_N, str(work / 'n.pth'), seed=0)
+def ckpt_n(work, demo_images):
+    return random_ckpt(CFG_N, str(work / 'n.pth'), seed=0, demo_images=demo_images)
 
 
 @pytest.fixture(scope='module')
@@ -148,15 +146,15 @@ def test_export_graph(onnx_n320):
 
 
 @pytest.mark.parametrize('cfg', ['n', 's'])
-def test_ort_parity(cfg, work, ckpt_n, model_n, onnx_n320):
+def test_ort_parity(cfg, work, ckpt_n, model_n, onnx_n320, demo_images):
     if cfg == 'n':
         ckpt, model, path = ckpt_n, model_n, onnx_n320
     else:
-        ckpt = random_ckpt(CFG_S, str(work / 's.pth'), seed=1)
+        ckpt = random_ckpt(CFG_S, str(work / 's.pth'), seed=1, demo_images=demo_images)
         model = build_model(CFG_S, ckpt)
         path = export_onnx(CFG_S, ckpt, str(work / 's320.onnx'), input_size=(320, 320),
                            score_thr=0.0)
-    x = preprocessed(model, DEMO_IMG, 320)
+    x = preprocessed(model, demo_images.img, 320)
     assert x.shape == (1, 3, 320, 320)
     dets, kpts = run_ort(path, x)
     kd, sd = compare(dets[0], kpts[0], torch_results(model, x, 0.0, 100)[0])
@@ -164,7 +162,7 @@ def test_ort_parity(cfg, work, ckpt_n, model_n, onnx_n320):
     assert kd < KPT_TOL and sd < SCORE_TOL
 
 
-def test_dynamic_export_runs_800_and_score_thr(work, ckpt_n, model_n):
+def test_dynamic_export_runs_800_and_score_thr(work, ckpt_n, model_n, demo_images):
     """A 640 export with dynamic axes runs on 800x800 (batch 2) and on inputs with fewer
     candidates than max_per_img; rows at or below score_thr are padding with score 0."""
     thr = 0.75
@@ -172,8 +170,8 @@ def test_dynamic_export_runs_800_and_score_thr(work, ckpt_n, model_n):
                        dynamic=True, score_thr=thr, max_per_img=100)
     inp = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in inp] == ['batch', 3, 'height', 'width']
-    x = torch.cat([preprocessed(model_n, DEMO_IMG, 800),
-                   preprocessed(model_n, osp.join(DEMO, 'demo_mp4_frame000.jpg'), 800)])
+    x = torch.cat([preprocessed(model_n, demo_images.img, 800),
+                   preprocessed(model_n, demo_images.frame, 800)])
     assert x.shape == (2, 3, 800, 800)
     dets, kpts = run_ort(path, x)
     assert dets.shape == (2, 100, 5) and kpts.shape == (2, 100, 17, 3)
@@ -199,12 +197,12 @@ def test_dynamic_export_runs_800_and_score_thr(work, ckpt_n, model_n):
 
 
 @needs_mmdeploy
-def test_mmdeploy_tool_static(work, ckpt_n, model_n):
+def test_mmdeploy_tool_static(work, ckpt_n, model_n, demo_images):
     """`python tools/deploy.py DEPLOY_CFG MODEL_CFG CKPT IMG --work-dir DIR --device cpu`."""
     out = work / 'mmdeploy_static'
     cmd = [sys.executable, osp.join(REPO, 'tools/deploy.py'),
            osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_static-640x640.py'),
-           CFG_N, ckpt_n, DEMO_IMG, '--work-dir', str(out), '--device', 'cpu']
+           CFG_N, ckpt_n, demo_images.img, '--work-dir', str(out), '--device', 'cpu']
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     path = str(out / 'end2end.onnx')
@@ -215,7 +213,7 @@ def test_mmdeploy_tool_static(work, ckpt_n, model_n):
     shapes = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim]
               for o in m.graph.output}
     assert shapes == {'dets': [1, 100, 5], 'keypoints': [1, 100, 17, 3]}
-    x = preprocessed(model_n, DEMO_IMG, 640)
+    x = preprocessed(model_n, demo_images.img, 640)
     dets, kpts = run_ort(path, x)
     # the deploy config's score_threshold (0.01) and keep_top_k (100)
     kd, sd = compare(dets[0], kpts[0], torch_results(model_n, x, 0.01, 100)[0])
@@ -232,12 +230,12 @@ def _deploy_tool():
 
 
 @needs_mmdeploy
-def test_mmdeploy_tool_dynamic(work, ckpt_n, model_n):
+def test_mmdeploy_tool_dynamic(work, ckpt_n, model_n, demo_images):
     out = work / 'mmdeploy_dynamic'
     _deploy_tool().main([
         osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py'),
-        CFG_N, ckpt_n, DEMO_IMG, '--work-dir', str(out), '--skip-visualize'])
-    x = preprocessed(model_n, DEMO_IMG, 800)
+        CFG_N, ckpt_n, demo_images.img, '--work-dir', str(out), '--skip-visualize'])
+    x = preprocessed(model_n, demo_images.img, 800)
     dets, kpts = run_ort(str(out / 'end2end.onnx'), x)
     kd, sd = compare(dets[0], kpts[0], torch_results(model_n, x, 0.01, 100)[0])
     print(f'\n[mmdeploy dynamic 640->800] max |dkpt| = {kd:.2e} px, max |dscore| = {sd:.2e}')
@@ -245,7 +243,7 @@ def test_mmdeploy_tool_dynamic(work, ckpt_n, model_n):
 
 
 @needs_mmdeploy
-def test_mmdeploy_tensorrt_cfg(work, ckpt_n):
+def test_mmdeploy_tensorrt_cfg(work, ckpt_n, demo_images):
     """The TensorRT config is well-formed for MMDeploy; building an engine needs a GPU
     and TensorRT (not here): the tool says so before exporting."""
     from mmdeploy.utils import (get_backend, get_input_shape, get_ir_config,
@@ -257,8 +255,8 @@ def test_mmdeploy_tensorrt_cfg(work, ckpt_n):
     shapes = get_model_inputs(cfg)[0]['input_shapes']['input']
     assert shapes['opt_shape'] == [1, 3, 640, 640]
     with pytest.raises(SystemExit, match='needs a GPU'):
-        _deploy_tool().main([path, CFG_N, ckpt_n, DEMO_IMG, '--work-dir', str(work / 'trt'),
-                             '--device', 'cpu'])
+        _deploy_tool().main([path, CFG_N, ckpt_n, demo_images.img,
+                             '--work-dir', str(work / 'trt'), '--device', 'cpu'])
 
 
 @needs_mmdeploy
@@ -277,11 +275,11 @@ def test_import_is_lazy_and_hook_registers_rewriters():
 
 
 # ----------------------------------------------------------------------------- runner
-def test_runner_cli_without_torch(work, onnx_n320):
+def test_runner_cli_without_torch(work, onnx_n320, demo_images):
     out = work / 'runner_out'
     code = ('import runpy, sys\n'
-            f"sys.argv = ['onnx_infer.py', {onnx_n320!r}, {DEMO!r}, '--out-dir', {str(out)!r},"
-            " '--score-thr', '0.5']\n"
+            f"sys.argv = ['onnx_infer.py', {onnx_n320!r}, {demo_images.dir!r},"
+            f" '--out-dir', {str(out)!r}, '--score-thr', '0.5']\n"
             'try:\n'
             f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
             'except SystemExit as e:\n'
@@ -291,14 +289,14 @@ def test_runner_cli_without_torch(work, onnx_n320):
             "assert not bad, bad\nprint('ok')\n")
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
-    names = sorted(os.listdir(DEMO))
+    names = sorted(os.listdir(demo_images.dir))
     for n in names:
         # outputs keep the input's file name (a.jpg and a.png do not collide)
         assert (out / 'visualizations' / n).is_file()
         preds = json.loads((out / 'predictions' / f'{n}.json').read_text())
         assert preds and set(preds[0]) == {'keypoints', 'keypoint_scores', 'bbox', 'bbox_score'}
         assert all(p['bbox_score'] > 0.5 for p in preds)
-        h, w = cv2.imread(osp.join(DEMO, n)).shape[:2]
+        h, w = cv2.imread(osp.join(demo_images.dir, n)).shape[:2]
         for p in preds:
             k = np.array(p['keypoints'])
             assert k.shape == (17, 2)
@@ -309,12 +307,12 @@ def test_runner_cli_without_torch(work, onnx_n320):
             np.testing.assert_allclose([x2, y2], np.clip(k.max(0), 0, [w, h]), atol=1e-3)
 
 
-def test_runner_preprocess_matches_mmpose(model_n, onnx_n320):
+def test_runner_preprocess_matches_mmpose(model_n, onnx_n320, demo_images):
     """Letterbox + normalisation identical to BottomupResize + PoseDataPreprocessor
     (padding centred, not top-left), for portrait and landscape images."""
     r = runner_mod.ERPoseONNX(onnx_n320)
     for name in ('human-pose.jpeg', 'demo_mp4_frame000.jpg'):
-        path = osp.join(DEMO, name)
+        path = osp.join(demo_images.dir, name)
         ref = preprocessed(model_n, path, 320).numpy()
         x, info = r.preprocess(runner_mod.read_image(path))
         assert x.shape == ref.shape
@@ -329,8 +327,11 @@ def test_runner_preprocess_matches_mmpose(model_n, onnx_n320):
 
 
 @pytest.fixture(scope='module')
-def bad_inputs(work):
-    return make_bad_inputs(work / 'bad')
+def bad_inputs(work, demo_images):
+    # make_bad_inputs derives its files from bad_inputs.DEMO_IMG: the demo image in use
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bad_input_files, 'DEMO_IMG', demo_images.img)
+        return make_bad_inputs(work / 'bad')
 
 
 @pytest.mark.parametrize('name,msg', [
@@ -354,8 +355,8 @@ def test_runner_cli_bad_input(name, msg, bad_inputs, onnx_n320, capsys):
     assert 'Traceback' not in err
 
 
-def test_runner_cli_missing_model(bad_inputs, capsys):
-    rc = runner_mod.main([str(bad_inputs / 'nope.onnx'), DEMO_IMG])
+def test_runner_cli_missing_model(bad_inputs, capsys, demo_images):
+    rc = runner_mod.main([str(bad_inputs / 'nope.onnx'), demo_images.img])
     err = capsys.readouterr().err
     assert rc == 2 and 'nope.onnx' in err and 'not found' in err
 
@@ -392,9 +393,17 @@ def test_runner_image_conversions(bad_inputs, onnx_n320):
         res = r(arr)
         assert len(res) == len(ref) and np.abs(kp(res) - kp(ref)).max() < 1e-2
     assert len(r(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))) == len(gray_ref)
-    # 1x1 and 4000x6000
-    one = r(str(bad_inputs / 'one.png'))
-    assert isinstance(one, list)
+    # 1x1 (letterboxed into the whole 320x320 input: 1 px = 320 input px) and 4000x6000
+    every = runner_mod.ERPoseONNX(onnx_n320, score_thr=0.0)
+    one = every(str(bad_inputs / 'one.png'))
+    assert len(one) == 100                      # every exported candidate, mapped back
+    same = every(np.full((1, 1, 3), 200, np.uint8))
+    assert np.abs(kp(one) - kp(same)).max() < 1e-6
+    for p in one:
+        x1, y1, x2, y2 = p['bbox']
+        assert 0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1
+    # in 1x1-image pixels: the input's 320 px span one pixel (plus what lies in the padding)
+    assert np.abs(kp(one)).max() < 3
     big = r(str(bad_inputs / 'big.jpg'))
     assert len(big)
     for p in big:
