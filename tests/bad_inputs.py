@@ -100,7 +100,8 @@ def break_coco_dataset(root: str, faults=DATASET_FAULTS, split: str = 'train') -
             img['width'] = int(img['width'] * 0.6)
             info['json'] = (img['width'], img['height'])
         elif fault == 'nan':
-            k = next(i for i in range(len(ann['keypoints']) // 3) if ann['keypoints'][3 * i + 2] > 0)
+            k = next(i for i in range(len(ann['keypoints']) // 3)
+                     if ann['keypoints'][3 * i + 2] > 0)
             ann['keypoints'][3 * k] = float('nan')
             info.update(ann_id=ann['id'], keypoint=k)
         elif fault == 'box':

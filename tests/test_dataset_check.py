@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from bad_inputs import DATASET_FAULTS, break_coco_dataset
+from bad_inputs import break_coco_dataset
 from erpose_mm.datasets import generate_synthetic_coco
 from erpose_mm.datasets import checked_dataset as checked_mod
 from erpose_mm.datasets.checked_dataset import CheckedCocoDataset, use_checked_datasets
@@ -220,7 +220,8 @@ def test_configs_are_swapped_to_checked_datasets():
         assert cfg.train_dataloader.dataset.type == checked
         assert cfg.train_dataloader.dataset.max_bad_image_fraction == 0.1
     wrapped = dict(type='RepeatDataset', times=2, dataset=dict(type='CocoDataset'))
-    assert use_checked_datasets(wrapped) == [] and wrapped['dataset']['type'] == 'CheckedCocoDataset'
+    assert use_checked_datasets(wrapped) == []
+    assert wrapped['dataset']['type'] == 'CheckedCocoDataset'
     assert use_checked_datasets(dict(type='OCHumanDataset')) == ['OCHumanDataset']
 
 

@@ -102,7 +102,8 @@ def merge_args(cfg: Config, args) -> Config:
     # the training-data check (an explicit --max-bad-images wins over the config)
     check_args = {} if args.max_bad_images is None else dict(
         max_bad_image_fraction=args.max_bad_images)
-    for name in use_checked_datasets(cfg.train_dataloader.dataset, **check_args):
+    train_dataset = (cfg.get('train_dataloader') or {}).get('dataset')
+    for name in use_checked_datasets(train_dataset, **check_args):
         print_log(f'warning: the training dataset type {name} is not checked before '
                   'training (only CocoDataset / CrowdPoseDataset are)', logger='current',
                   level=30)
@@ -116,7 +117,8 @@ def main():
         # torchrun without GPUs: gloo process group + CPU DDP (see erpose_mm/compat.py)
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
-    if args.resume not in (None, 'auto') and not is_complete_checkpoint(args.resume):
+    if args.resume not in (None, 'auto') and '://' not in args.resume and \
+            not is_complete_checkpoint(args.resume):
         sys.exit(f'error: --resume {args.resume}: not a complete checkpoint (missing, empty '
                  'or truncated); --resume without a path picks the newest complete one')
     runner = ERPoseRunner.from_cfg(cfg)
