@@ -45,8 +45,11 @@ import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
-from bench_utils import loadavg, log, med
-from worker_rpc import WorkerProxy, serve
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.common.machine import loadavg, log  # noqa: E402
+from benchmarks.common.rpc import WorkerProxy, serve  # noqa: E402
+from benchmarks.common.stats import med  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_IMAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'shared', 'data', 'demo', 'demo_mp4_frame000.jpg')
@@ -368,7 +371,7 @@ class PeersWorker:
 
 
 def worker_main(args) -> None:
-    """Peers-venv side: serve the PeersWorker's commands (see worker_rpc)."""
+    """Peers-venv side: serve the PeersWorker's commands (see benchmarks/common/rpc.py)."""
     os.environ.setdefault('YOLO_OFFLINE', '1')
     os.environ.setdefault('YOLO_VERBOSE', 'False')
     w = PeersWorker(args)

@@ -37,8 +37,11 @@ import time
 from typing import Dict, List
 
 import numpy as np
-from bench_utils import loadavg, log, med
-from worker_rpc import WorkerProxy, serve
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.common.machine import loadavg, log  # noqa: E402
+from benchmarks.common.rpc import WorkerProxy, serve  # noqa: E402
+from benchmarks.common.stats import med  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_BENCH_PY = osp.join(ROOT, '.bench_venv', 'bin', 'python')

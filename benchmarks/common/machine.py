@@ -59,3 +59,9 @@ def thread_env(threads: int, base: Dict[str, str] = None) -> Dict[str, str]:
                PYTHONUNBUFFERED='1')
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     return env
+
+
+def log(*a) -> None:
+    """Progress line on stderr (stdout carries the tables / the worker protocol)."""
+    import sys
+    print(*a, file=sys.stderr, flush=True)

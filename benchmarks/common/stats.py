@@ -43,3 +43,10 @@ def compare(a: Sequence[float], b: Sequence[float]) -> Optional[str]:
     if abs(gap) > spread:
         return '>' if gap > 0 else '<'
     return '~'
+
+
+def med(xs) -> float:
+    """Median of the values that are not None (nan when none)."""
+    import statistics
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float('nan')

@@ -1,5 +1,4 @@
 """Report text that describes the set-up (data, scale, budget) and every row's recipe."""
-import math
 import os.path as osp
 from typing import List
 
@@ -8,8 +7,10 @@ from benchmarks.learning_benchmark.rows import (ER_CFG, RTMO_CFG, ROWS, SPLITS,
                                                 YOLOXPOSE_CFG)
 
 
-def setup_lines(b: dict, meta: dict, data_dir: str) -> List[str]:
+def setup_lines(b: dict, meta: dict, data_dir: str, results) -> List[str]:
     S = b['input']
+    iters = sorted({r.get('iters') for rs in results.values() for r in rs.values()
+                    if r.get('iters')})
     st = data_stats(data_dir, list(SPLITS), S) if osp.isfile(osp.join(data_dir, TRAIN_JSON)) \
         else {}
     L = ['## Setup', '',
@@ -45,8 +46,9 @@ def setup_lines(b: dict, meta: dict, data_dir: str) -> List[str]:
           'fraction of the image makes people big relative to the image (a 13-cell person '
           f'is 80% of a {S} image), the price of a CPU-sized input.',
           f"* Budget, the same for every trained row: input {S}, batch {b['batch']}, "
-          f"{b['epochs']} epochs (about {b['epochs'] * math.ceil(2 * b['num_train'] * 0.97 / b['batch'])} "
-          f"iterations, see `iterations` below), random init, checkpoints evaluated at epochs "
+          f"{b['epochs']} epochs = {'/'.join(map(str, iters)) or '?'} iterations (the train "
+          'images with people; the per-row count is in the time table), random init, '
+          f"checkpoints evaluated at epochs "
           f"{', '.join(map(str, b['ckpt_epochs']))}; seeds {', '.join(map(str, meta['main_seeds']))} "
           'for the main rows (`erpose-n`, `box-iou`, every peer), '
           f"{', '.join(map(str, meta['ablation_seeds']))} for the ablations; 1 thread per run "

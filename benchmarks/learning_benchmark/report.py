@@ -107,7 +107,7 @@ def write(path: str, results: Results, b: dict, meta: dict, want, cache, data_di
               'it yet: ' + '; '.join(miss) + '. Means and ranks below are over the seeds '
               'that finished (the `seeds` column).' + (' ' + meta['partial_note']
                                                        if meta.get('partial_note') else ''), '']
-    L += setup_lines(b, meta, data_dir)
+    L += setup_lines(b, meta, data_dir, results)
     # ---- main table
     head = ['row', 'group', 'seeds', 'mixed AP', 'mixed AP50', 'mixed AR', 'crowded AP',
             'AP_E', 'AP_M', 'AP_H', 'paper AP']
@@ -185,6 +185,7 @@ def write(path: str, results: Results, b: dict, meta: dict, want, cache, data_di
     L.append('')
     L += recipe_lines(results, b)
     L += timing_lines(results, b)
+    gits = ', '.join(sorted({r.get('git', '?') for rs in results.values() for r in rs.values()}))
     L += ['## Reproduce', '', '```bash',
           '.venv/bin/python benchmarks/learning.py --only main --jobs 2 --threads 1   # main rows, 3 seeds',
           '.venv/bin/python benchmarks/learning.py --jobs 2 --threads 1               # all rows (cached ones are kept)',
@@ -196,7 +197,9 @@ def write(path: str, results: Results, b: dict, meta: dict, want, cache, data_di
           'config changes, epoch times, load averages: `work_dirs/learning_benchmark/'
           'results.json`; logs and predictions under `work_dirs/learning_benchmark/rows/`.', '',
           f"Machine: {cpu_line(meta['cpu'])}. Code version (hash of `erpose_mm/`, "
-          f"`configs/erpose/` and the benchmark workers): `{meta['code']}`. Rendered "
+          f"`configs/erpose/` and the benchmark workers): `{meta['code']}` (git {gits or '-'}"
+          "; `+dirty`: with uncommitted changes of `erpose_mm/` or `configs/` in the snapshot "
+          "the runs used, kept in `work_dirs/learning_benchmark/code/`). Rendered "
           f"{meta['date']}.", '']
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:

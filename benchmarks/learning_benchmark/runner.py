@@ -33,6 +33,22 @@ def log(*a) -> None:
     print('[learning]', time.strftime('%H:%M:%S'), *a, file=sys.stderr, flush=True)
 
 
+def git_version() -> str:
+    """Short git commit of the checkout, '+dirty' when tracked files differ from it (the
+    snapshot the rows run on holds those uncommitted changes)."""
+    import subprocess
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    try:
+        c = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, text=True,
+                           capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no',
+                                '--', 'erpose_mm', 'configs'], cwd=root, text=True,
+                               capture_output=True).stdout.strip()
+        return c + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
 def seeds_of(row: dict, main_seeds, ablation_seeds) -> Tuple[int, ...]:
     return tuple(main_seeds if row.get('main') else ablation_seeds)
 
@@ -65,6 +81,7 @@ class Bench:
         self.cache = ResultCache(osp.join(self.work, 'results.json'))
         self.code_dir, self.code = code_dir, code_hash
         self.data_root: Optional[str] = None
+        self.git = git_version()
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ keys and specs
@@ -103,7 +120,7 @@ class Bench:
         except Exception as e:  # keep going with the other rows
             log(f'{name} seed {seed}: FAILED: {e}')
             r = dict(status=f'failed: {str(e).splitlines()[0][:160]}')
-        r.update(name=name, seed=seed, code=self.code, budget=row_budget(self.b))
+        r.update(name=name, seed=seed, code=self.code, git=self.git, budget=row_budget(self.b))
         self.cache.put(key, r)
         if r.get('status') == 'ok':
             own = r['scores']['']

@@ -1,7 +1,8 @@
 """JSON-lines RPC between a benchmark script and its worker subprocesses.
 
 The Ultralytics peers live in another venv (``benchmarks/setup_peers_env.sh``), so the
-benchmark scripts re-run themselves there with ``--worker KIND`` and talk over stdin/stdout.
+speed benchmarks (``latency.py``, ``train_speed.py``) re-run themselves there with
+``--worker KIND`` and talk over stdin/stdout.
 """
 import json
 import os
@@ -10,7 +11,7 @@ import subprocess
 import sys
 from typing import Callable, Dict
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def serve(handlers: Dict[str, Callable]) -> None:
