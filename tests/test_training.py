@@ -4,7 +4,9 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,15 +82,19 @@ def test_train_validate_resume_and_test(tiny_data, tmp_path):
         convs = [v for v in sd.values() if v.dim() == 4]
         assert convs and all(v.is_contiguous(memory_format=torch.channels_last) for v in convs)
 
-    # evaluation with tools/test.py, dumping the COCO-format predictions
+    # evaluation with tools/test.py, dumping the COCO-format predictions; with score_thr 0
+    # the top-k keeps max_per_img (100) of the 320 candidates (256x256 input) of every image
     out = _run([sys.executable, 'tools/test.py', CFG, osp.join(work, 'epoch_3.pth'),
                 '--work-dir', str(tmp_path / 'test'), '--out-json', str(tmp_path / 'preds'),
-                *_opts(tiny_data, 3)])
+                *_opts(tiny_data, 3, ['model.test_cfg.score_thr=0.0'])])
     assert 'coco/AP' in out
     preds = json.load(open(str(tmp_path / 'preds') + '.keypoints.json'))
-    assert isinstance(preds, list)
-    if preds:
-        assert len(preds[0]['keypoints']) == 17 * 3
+    val = json.load(open(tiny_data + 'annotations/person_keypoints_val.json'))
+    assert Counter(p['image_id'] for p in preds) == {im['id']: 100 for im in val['images']}
+    for p in preds:
+        assert p['category_id'] == 1 and 0 < p['score'] <= 1
+        k = np.asarray(p['keypoints']).reshape(17, 3)
+        assert np.isfinite(k).all() and ((k[:, 2] >= 0) & (k[:, 2] <= 1)).all()
 
 
 def test_dist_train_two_processes_on_cpu(tiny_data, tmp_path):
