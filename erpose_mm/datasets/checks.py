@@ -78,7 +78,7 @@ class DatasetCheckReport:
              f'{len(self.box_fixes)} degenerate boxes')
         if self.orphan_annotations:
             s += f', {self.orphan_annotations} annotations of images not in the json (ignored)'
-        return s + (' [cached]' if self.cached else f' [{self.seconds:.1f} s]')
+        return s + f' [{"cached, " if self.cached else ""}{self.seconds:.2f} s]'
 
     def lines(self, limit: Optional[int] = 20) -> List[str]:
         """The summary and one line per finding (the first ``limit`` of each kind)."""
@@ -268,6 +268,7 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
     if use_cache:
         report = _load_cache(cache, img_dir)
         if report is not None:
+            report.seconds = time.time() - t0  # json hash + one os.stat per image
             return report
     try:
         data = json.loads(raw)
