@@ -66,7 +66,7 @@ class CheckpointFit:
 
 
 def _shape(s) -> str:
-    return '(' + ','.join(str(int(d)) for d in s) + ')'
+    return str(tuple(int(d) for d in s)).replace(' ', '')  # (42,) / (51,51,1,1)
 
 
 def state_dict_of(checkpoint) -> Dict[str, torch.Tensor]:
