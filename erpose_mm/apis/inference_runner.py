@@ -316,7 +316,8 @@ class InferenceLoop:
         if not n:
             return 2
         ids = f', {len(self.ids)} track IDs' if self.tracker is not None else ''
-        print(f'{source.spec}: {n} {unit}s, {self.n_people} people{ids} in {elapsed:.1f} s: '
+        print(f'{source.spec}: {n} {unit}{"s" if n != 1 else ""}, {self.n_people} people{ids} '
+              f'in {elapsed:.1f} s: '
               f'{n / elapsed:.2f} {unit}s/s (model {1e3 * self.model_time / n:.1f} ms/{unit}, '
               f'batch {a.batch_size}){note}')
         if a.out_dir:
