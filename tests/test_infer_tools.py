@@ -175,6 +175,7 @@ def test_stream_url_is_opened_by_opencv(onnx_dyn, work, monkeypatch, capsys):
 
 def test_show_stops_on_q(onnx_dyn, monkeypatch, capsys):
     fake_capture(monkeypatch, n=None)             # an endless camera
+    monkeypatch.setenv('DISPLAY', ':99')
     shown, keys = [], iter([-1, -1, ord('q')])
     monkeypatch.setattr(cv2, 'namedWindow', lambda *a: None)
     monkeypatch.setattr(cv2, 'imshow', lambda name, img: shown.append(img.shape))
@@ -183,6 +184,18 @@ def test_show_stops_on_q(onnx_dyn, monkeypatch, capsys):
     rc = onnx_tool.main([onnx_dyn, 'webcam', '--show'])
     out = capsys.readouterr().out
     assert rc == 0 and len(shown) == 3 and 'stopped by q after 3 frames' in out
+
+
+def test_show_without_display_is_one_line(onnx_dyn, monkeypatch, capsys):
+    if not sys.platform.startswith('linux'):
+        pytest.skip('the DISPLAY check is for Linux')
+    fake_capture(monkeypatch, n=2)
+    for var in ('DISPLAY', 'WAYLAND_DISPLAY', 'QT_QPA_PLATFORM'):
+        monkeypatch.delenv(var, raising=False)
+    rc = onnx_tool.main([onnx_dyn, 'webcam', '--show'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip() == ('error: --show: no display (DISPLAY is not set); use '
+                                       '--out-dir, or run where a display is available')
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(onnx_dyn, ckpt, work, monkeypatch, capsys):

@@ -298,6 +298,11 @@ class InferenceLoop:
             check_outputs([p for pair in self._paths(source) for p in pair if p],
                           a.overwrite)
         if a.show:
+            # OpenCV's Qt backend aborts the process (no exception) when it finds no display
+            if sys.platform.startswith('linux') and not any(
+                    os.environ.get(v) for v in ('DISPLAY', 'WAYLAND_DISPLAY', 'QT_QPA_PLATFORM')):
+                raise DeviceError('--show: no display (DISPLAY is not set); use --out-dir, '
+                                  'or run where a display is available')
             try:
                 cv2.namedWindow('erpose-mm', cv2.WINDOW_NORMAL)
             except cv2.error:

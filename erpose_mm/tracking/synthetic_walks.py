@@ -64,8 +64,8 @@ def make_walking_scene(num_pairs: int = 4, num_frames: int = 160, width: int = 9
     Returns:
         dict with ``gt_frames`` (per frame: ``dict(id, keypoints (17, 2), visible (17,))``),
         ``det_frames`` (per frame: ``dict(keypoints, keypoint_scores, bbox_score, gt_id)``,
-        shuffled; ``gt_id`` -1 for a false detection, for oracle checks only), ``crossings`` (pairs whose boxes overlapped with IoU > 0.3),
-        ``width``, ``height``.
+        shuffled; ``gt_id`` -1 for a false detection, for oracle checks only),
+        ``crossings`` (pairs whose boxes overlapped with IoU > 0.3), ``width``, ``height``.
     """
     rng = np.random.default_rng(seed)
     people = []
