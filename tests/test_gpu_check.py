@@ -1,0 +1,89 @@
+"""tools/gpu_check.sh without a GPU: its dry run (the commands of every step on the CUDA
+route) and its --cpu-smoke mode (every step really run on the CPU, tiny), which must
+produce the markdown report with all its sections."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SCRIPT = osp.join(REPO, 'tools', 'gpu_check.sh')
+
+
+def gpu_check(*args, timeout=900):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    return subprocess.run(['bash', SCRIPT, *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def commands(out):
+    return [line[2:] for line in out.splitlines() if line.startswith('+ ')]
+
+
+def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
+    work = str(tmp_path / 'w')
+    res = gpu_check('--dry-run', '--work-dir', work, '--cuda', 'cu128', '--iters', '100',
+                    '--peers-python', sys.executable)
+    assert res.returncode == 0, res.stderr
+    cmds = commands(res.stdout)
+    py = f'{work}/venv/bin/python'
+    assert f'env ERPOSE_VENV={work}/venv ERPOSE_CUDA=cu128 bash {REPO}/tools/install.sh' in cmds
+    trains = [c for c in cmds if '/tools/train.py' in c]
+    assert len(trains) == 2 and '--amp' not in trains[0] and ' --amp ' in trains[1]
+    assert all(c.startswith(py) and 'train_dataloader.batch_size=32' in c for c in trains)
+    assert all('train_cfg.max_epochs=1' in c for c in trains)
+    data = next(c for c in cmds if 'make_synthetic_coco.py' in c)
+    assert '--num-train 3200' in data      # 100 iterations x batch 32, one epoch
+    assert any(c.startswith(py) and f'tools/test.py' in c and 'train_fp32/epoch_1.pth' in c
+               for c in cmds)
+    parity = next(c for c in cmds if ' parity ' in c)
+    assert '--device cuda' in parity and 'train_fp32/epoch_1.pth' in parity
+    peers = next(c for c in cmds if ' peers ' in c)
+    assert 'YOLO_OFFLINE=1' in peers and sys.executable in peers
+    latency = next(c for c in cmds if ' latency ' in c)
+    assert 'erpose-n_coco-640.py none' in latency and f'--peers-json {work}/peers.json' in latency
+    assert re.search(r' report --work-dir \S+ --mode cuda --out \S+/gpu_check\.md', cmds[-1])
+    assert not osp.exists(work)   # a dry run creates nothing
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--bogus'], 'gpu_check.sh: error: unknown argument: --bogus (see --help)'),
+    (['--iters', '0'], 'gpu_check.sh: error: --iters must be a positive integer, got 0'),
+])
+def test_bad_arguments_are_one_line(args, message):
+    res = gpu_check(*args)
+    assert res.returncode == 2 and res.stderr.strip() == message
+
+
+def test_cpu_smoke_writes_the_report(tmp_path):
+    work = str(tmp_path / 'smoke')
+    out = str(tmp_path / 'report.md')
+    res = gpu_check('--cpu-smoke', '--work-dir', work, '--out', out,
+                    '--peers-python', str(tmp_path / 'no_peers'))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    with open(out) as f:
+        md = f.read()
+    assert md.startswith('# GPU check (cpu-smoke)')
+    for heading in ('## Training', '## Parity', '## Latency (cpu'):
+        assert heading in md, heading
+    train_row = next(ln for ln in md.splitlines() if ln.startswith('| fp32 |'))
+    assert train_row.split('|')[2].strip() == '4'          # iterations
+    parity = {ln.split('|')[1].strip(): ln for ln in md.splitlines()
+              if ln.startswith('| ORT ')}
+    assert set(parity) == {'ORT fp32 (cpu)', 'ORT fp16 (cpu)'}
+    # ORT fp32 reproduces the PyTorch reference; fp16 is close, and not identical
+    fp32_err = float(parity['ORT fp32 (cpu)'].split('|')[3])
+    fp16_err = float(parity['ORT fp16 (cpu)'].split('|')[3])
+    assert fp32_err < 1e-2 and fp16_err < 2.0
+    lat = next(ln for ln in md.splitlines() if ln.startswith('| erpose-n |'))
+    values = [float(v) for v in lat.strip('|').split('|')[1:] if v.strip() != '-']
+    assert len(values) == 3 and all(v > 0 for v in values)  # ORT fp32, fp16, PyTorch fp32
+    assert 'Peers not timed' in md
+    # a second run never overwrites the report
+    res = gpu_check('--cpu-smoke', '--work-dir', work)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f'gpu_check.sh: error: {work}/gpu_check.md exists: pass '
+                                  'another --work-dir (nothing is overwritten)')
