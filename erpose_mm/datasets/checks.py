@@ -269,6 +269,7 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         report = _load_cache(cache, img_dir)
         if report is not None:
             report.seconds = time.time() - t0  # json hash + one os.stat per image
+            report.ann_file = ann_file  # the same json may live at another path
             return report
     try:
         data = json.loads(raw)
