@@ -87,8 +87,6 @@ class MMPosePredictor:
         # keypoint count or model instead of running random layers
         check_checkpoint_fits(self.pose.model, checkpoint, cfg_name=config,
                               allow_partial=allow_partial)
-        from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
-        check_checkpoint_fits(self.pose.model, checkpoint, config, flag=None)  # ValueError
         self.score_thr = float(score_thr)
         model = self.pose.model
         # what BaseMMPoseInferencer.preprocess does with bbox_thr for one-stage models
