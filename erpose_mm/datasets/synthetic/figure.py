@@ -47,11 +47,13 @@ class LabelCanvas:
     def _q(self, p):
         return (int(round((p[0] - self.ox) * 16.0)), int(round((p[1] - self.oy) * 16.0)))
 
-    def circle(self, c, r, val):
+    def circle(self, c, r, val) -> None:
+        """Filled circle of radius ``r`` at ``c`` (image pixels) with label ``val``."""
         cv2.circle(self.label, self._q(c), max(int(round(r * 16)), 1), int(val), -1,
                    cv2.LINE_8, 4)
 
-    def capsule(self, p1, p2, r1, r2, val):
+    def capsule(self, p1, p2, r1, r2, val) -> None:
+        """Tapered capsule from ``p1`` (radius ``r1``) to ``p2`` (radius ``r2``)."""
         x1, y1 = float(p1[0]), float(p1[1])
         x2, y2 = float(p2[0]), float(p2[1])
         lab, val = self.label, int(val)
@@ -69,20 +71,28 @@ class LabelCanvas:
                              self._q((x1 - nx * r1, y1 - ny * r1))], dtype=np.int32)
             cv2.fillConvexPoly(lab, quad, val, cv2.LINE_8, 4)
 
-    def poly(self, pts, val, convex=False):
+    def poly(self, pts, val, convex=False) -> None:
+        """Filled polygon of (N, 2) points ``pts``."""
         p = self._p(pts)
         if convex:
             cv2.fillConvexPoly(self.label, p, int(val), cv2.LINE_8, 4)
         else:
             cv2.fillPoly(self.label, [p], int(val), cv2.LINE_8, 4)
 
-    def polyline(self, pts, val, thickness, closed=True):
+    def polyline(self, pts, val, thickness, closed=True) -> None:
+        """Polyline of (N, 2) points ``pts``, ``thickness`` pixels wide."""
         cv2.polylines(self.label, [self._p(pts)], closed, int(val),
                       max(int(round(thickness)), 1), cv2.LINE_8, 4)
 
 
 class Figure:
-    """An articulated figure: keypoints and drawing primitives in image coordinates."""
+    """An articulated figure: keypoints and drawing primitives in image coordinates.
+
+    Built around the pelvis at (0, 0); :meth:`translate` places it. Attributes: ``kpts``
+    (17, 2) COCO keypoints, ``face_visible`` (17,) bool (eyes / ears turned away are
+    False), ``ext`` (4,) extent x0, y0, x1, y1 with margin, ``head`` (centre, right and
+    down unit vectors, radii), ``prims`` the drawing primitives in order.
+    """
 
     def __init__(self, body: dict, pose: dict):
         self.body, self.pose = body, pose
@@ -234,7 +244,8 @@ class Figure:
                max(ext[2], hc[0] + hr), max(ext[3], hc[1] + hr)]
         self.ext = np.array(ext)
 
-    def translate(self, t):
+    def translate(self, t) -> None:
+        """Move the figure (keypoints, extents, primitives) by ``t`` = (dx, dy) pixels."""
         t = np.asarray(t, dtype=np.float64)
         self.kpts = self.kpts + t
         self.ext = self.ext + np.concatenate([t, t])
@@ -255,7 +266,9 @@ class Figure:
                 new.append((kind, pr[1], pr[2] + t, pr[3] + t, pr[4]))
         self.prims = new
 
-    def draw_labels(self, cv: LabelCanvas):
+    def draw_labels(self, cv: LabelCanvas) -> None:
+        """Rasterise the primitives into ``cv``'s label map as part ids (outlines first,
+        in drawing order, so later parts cover earlier ones)."""
         ol = self.body['outline']
         for pr in self.prims:
             kind, pid = pr[0], pr[1]
