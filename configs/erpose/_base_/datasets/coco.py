@@ -1,5 +1,7 @@
 # COCO person keypoints, bottom-up, 640x640 (paper recipe: Mosaic + affine + HSV + flip; the
-# last epochs drop Mosaic: `train_pipeline_stage2`, switched in by the runtime's hook). Evaluated with MMPose's CocoMetric, no NMS.
+# last epochs drop Mosaic: `train_pipeline_stage2`, switched in by the runtime's hook).
+# Evaluated with MMPose's CocoMetric, no NMS. The pipelines are written here only: other
+# input sizes and recipes (coco-800.py, the synthetic and overfit configs) derive theirs.
 input_size = (640, 640)
 data_root = 'data/coco/'
 dataset_type = 'CocoDataset'
