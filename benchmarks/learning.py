@@ -53,9 +53,10 @@ def parse_args():
     p.add_argument('--doc', help='markdown output (default docs/learning_benchmark.md; '
                    'with --quick WORK_DIR/learning_benchmark.md)')
     p.add_argument('--doc-only', action='store_true', help='only re-render from the cache')
-    p.add_argument('--code', help='code version (hash) to report with --doc-only')
     p.add_argument('--partial-note', default='', help='extra line for a report written while '
                    'the run is still going')
+    p.add_argument('--snapshot', help='run on this existing code snapshot (a folder under '
+                   'WORK_DIR/code/) instead of taking a new one of the working tree')
     p.add_argument('--threads', type=int, default=1, help='torch / OpenMP threads per row')
     p.add_argument('--jobs', type=int, default=2, help='worker runs at once')
     p.add_argument('--bench-python', default=DEFAULT_PEERS_PYTHON,
@@ -80,10 +81,10 @@ def main() -> None:
     from benchmarks.learning_benchmark import report
     from benchmarks.learning_benchmark.data import make_data
     from benchmarks.learning_benchmark.rows import (ABLATION_SEEDS, FULL, MAIN_SEEDS, QUICK,
-                                                    ROWS, GROUPS, SPLITS, parse_names)
-    from benchmarks.learning_benchmark.runner import (CODE_PATHS, HASHED_PATHS, Bench, collect,
-                                                      log, pick_code, plan, row_budget)
-    from benchmarks.common.cache import content_hash
+                                                    ROWS, GROUPS, SPLITS, parse_names,
+                                                    trained_name)
+    from benchmarks.learning_benchmark.runner import (CODE_PATHS, Bench, code_hashes, collect,
+                                                      last_run_codes, log, plan, record_run)
     if args.list:
         for r in ROWS:
             print(f"{r['name']:18s} {r['group']:13s} {'main' if r.get('main') else '    '} "
@@ -111,26 +112,32 @@ def main() -> None:
         args.row_timeout = 1800 if args.quick else 3 * 3600
     names = parse_names(args.only)
     rerun = parse_names(args.rerun) if args.rerun else []
-    args.rerun = {(n, s) for n in rerun for s in set(main_seeds) | set(abl_seeds)}
+    args.rerun = {(trained_name(n), s) for n in rerun for s in set(main_seeds) | set(abl_seeds)}
     os.makedirs(args.work_dir, exist_ok=True)
     cpu = cpu_info()
 
+    from benchmarks.common.cache import ResultCache
     if args.doc_only:
-        code_dir, code = None, args.code
+        code_dir = None
+        codes = last_run_codes(ResultCache(osp.join(args.work_dir, 'results.json')), b)
     else:
-        code_dir, code = snapshot_code(ROOT, osp.join(args.work_dir, 'code'), CODE_PATHS)
-        # the key hashes only what changes training (not this report's code)
-        code = content_hash(code_dir, HASHED_PATHS)
-    bench = Bench(args, b, code_dir, code)
+        if args.snapshot:
+            code_dir = osp.abspath(args.snapshot)
+            if not osp.isfile(osp.join(code_dir, '.complete')):
+                raise SystemExit(f'--snapshot {code_dir}: not a complete code snapshot')
+        else:
+            code_dir, _ = snapshot_code(ROOT, osp.join(args.work_dir, 'code'), CODE_PATHS)
+        codes = code_hashes(code_dir)  # per row kind: only what changes its training
+    bench = Bench(args, b, code_dir, codes)
     if not args.doc_only:
-        log(f'budget {b}; code {code} ({code_dir}); load {loadavg()}; rows: {", ".join(names)}')
+        record_run(bench.cache, b, codes, code_dir)
+        log(f'budget {b}; code {codes} ({code_dir}); load {loadavg()}; rows: {", ".join(names)}')
         bench.data_root = make_data(args.work_dir, b, SPLITS, log=log)
         jobs = plan(names, main_seeds, abl_seeds)
         bench.run_all(jobs)
-    code = pick_code(bench.cache, row_budget(b), code)
-    results = collect(bench.cache, row_budget(b), code)
+    results = collect(bench.cache, b, codes)
     want = plan([r['name'] for r in ROWS], main_seeds, abl_seeds)
-    meta = dict(cpu=cpu, date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), code=code,
+    meta = dict(cpu=cpu, date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), codes=codes,
                 main_seeds=main_seeds, ablation_seeds=abl_seeds, quick=args.quick,
                 partial_note=args.partial_note, args=args)
     print(report.terminal_table(results, b))

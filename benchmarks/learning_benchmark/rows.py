@@ -82,10 +82,6 @@ ROWS: List[dict] = [
     dict(name='cand-all', kind='mm', config=ER_CFG, group='design',
          label="assignment candidates: every cell (paper's Algorithm 1) instead of centre",
          opts=_both_assigners('candidate_rule', 'all')),
-    dict(name='yoloxpose-tiny', kind='mm', config='mmpose::' + YOLOXPOSE_CFG, peer=True,
-         group='MMPose peers', main=True, label='YOLOX-Pose-tiny (MMPose 1.3.2 config)'),
-    dict(name='rtmo-t', kind='mm', config='mmpose::' + RTMO_CFG, peer=True, group='MMPose peers',
-         main=True, label='RTMO-t (MMPose 1.3.2 body7 config, on this COCO-format data)'),
     dict(name='yolov8n-pose', kind='yolo', model='yolov8n-pose.yaml', group='Ultralytics',
          main=True, label='YOLOv8n-pose (from yaml; NMS)', predict={'nms': None}),
     dict(name='yolo26n-pose', kind='yolo', model='yolo26n-pose.yaml', group='Ultralytics',
@@ -94,6 +90,10 @@ ROWS: List[dict] = [
     dict(name='yolo26n-pose-nms', kind='eval', source='yolo26n-pose', group='Ultralytics',
          main=True, label='YOLO26n-pose weights, one-to-many head + NMS (nms=None)',
          predict={'nms': None}),
+    dict(name='yoloxpose-tiny', kind='mm', config='mmpose::' + YOLOXPOSE_CFG, peer=True,
+         group='MMPose peers', main=True, label='YOLOX-Pose-tiny (MMPose 1.3.2 config)'),
+    dict(name='rtmo-t', kind='mm', config='mmpose::' + RTMO_CFG, peer=True, group='MMPose peers',
+         main=True, label='RTMO-t (MMPose 1.3.2 body7 config, on this COCO-format data)'),
 ]
 ROW_BY_NAME = {r['name']: r for r in ROWS}
 

@@ -23,9 +23,14 @@ from benchmarks.learning_benchmark.scoring import (load_json, match_diagnostics,
 # what a trained row's result depends on besides its own options: hashed into the cache key
 CODE_PATHS = ('erpose_mm', 'configs/erpose', 'benchmarks/__init__.py', 'benchmarks/common',
               'benchmarks/learning_benchmark', 'benchmarks/learning.py')
-HASHED_PATHS = ('erpose_mm', 'configs/erpose', 'benchmarks/learning_benchmark/mm_worker.py',
-                'benchmarks/learning_benchmark/yolo_worker.py',
-                'benchmarks/learning_benchmark/data.py')
+# what each kind of row's results depend on (hashed into its cache key): Ultralytics rows do
+# not run erpose_mm, so edits there leave them cached
+HASHED_PATHS = {
+    'mm': ('erpose_mm', 'configs/erpose', 'benchmarks/learning_benchmark/mm_worker.py',
+           'benchmarks/learning_benchmark/data.py'),
+    'yolo': ('benchmarks/learning_benchmark/yolo_worker.py',
+             'benchmarks/learning_benchmark/data.py', 'benchmarks/common/worker.py'),
+}
 DIAG_THRESHOLDS = (0.3, 0.1)
 
 
@@ -69,17 +74,26 @@ def plan(names: List[str], main_seeds=MAIN_SEEDS, ablation_seeds=ABLATION_SEEDS
     return out
 
 
-def row_budget(b: dict) -> dict:
-    """The budget entries a trained result depends on (the cache key's budget part)."""
-    return {k: v for k, v in b.items()}
+def row_budget(b: dict, name: str) -> dict:
+    """The budget entries a trained row's result depends on (its cache key's budget part):
+    the peers' recipe factor only matters to the MMPose peers."""
+    r = ROW_BY_NAME[trained_name(name)]
+    return {k: v for k, v in b.items() if k != 'peer_lr_factor' or r.get('peer')}
+
+
+def code_hashes(code_dir: str) -> Dict[str, str]:
+    """``{row kind: hash}`` of the snapshot (see :data:`HASHED_PATHS`)."""
+    from benchmarks.common.cache import content_hash
+    return {kind: content_hash(code_dir, paths) for kind, paths in HASHED_PATHS.items()}
 
 
 class Bench:
-    def __init__(self, args, budget: dict, code_dir: str, code_hash: str) -> None:
+    def __init__(self, args, budget: dict, code_dir: Optional[str],
+                 codes: Dict[str, str]) -> None:
         self.args, self.b = args, budget
         self.work = osp.abspath(args.work_dir)
         self.cache = ResultCache(osp.join(self.work, 'results.json'))
-        self.code_dir, self.code = code_dir, code_hash
+        self.code_dir, self.codes = code_dir, codes
         self.data_root: Optional[str] = None
         self.git = git_version()
         self.lock = threading.RLock()
@@ -89,8 +103,8 @@ class Bench:
         r = ROW_BY_NAME[name]
         what = {k: r.get(k) for k in ('kind', 'config', 'model', 'opts', 'predict', 'peer')}
         what['evals'] = {e['name']: e.get('opts') or e.get('predict') for e in eval_rows_of(name)}
-        return result_key(name, seed, dict(budget=row_budget(self.b), row=what,
-                                           splits=SPLITS), self.code)
+        return result_key(name, seed, dict(budget=row_budget(self.b, name), row=what,
+                                           splits=SPLITS), self.codes[r['kind']])
 
     def evals(self, name: str) -> Dict[str, dict]:
         r = ROW_BY_NAME[name]
@@ -120,7 +134,8 @@ class Bench:
         except Exception as e:  # keep going with the other rows
             log(f'{name} seed {seed}: FAILED: {e}')
             r = dict(status=f'failed: {str(e).splitlines()[0][:160]}')
-        r.update(name=name, seed=seed, code=self.code, git=self.git, budget=row_budget(self.b))
+        r.update(name=name, seed=seed, code=self.codes[ROW_BY_NAME[name]['kind']], git=self.git,
+                 budget=row_budget(self.b, name))
         self.cache.put(key, r)
         if r.get('status') == 'ok':
             own = r['scores']['']
@@ -192,11 +207,14 @@ class Bench:
         return scores, diag
 
 
-def collect(cache: ResultCache, budget: dict, code: str) -> Dict[str, Dict[int, dict]]:
+def collect(cache: ResultCache, b: dict, codes: Dict[str, str]) -> Dict[str, Dict[int, dict]]:
     """``{display row: {seed: result of that decoding}}`` of one budget and code version."""
     out: Dict[str, Dict[int, dict]] = {}
     for r in cache.data.values():
-        if r.get('status') != 'ok' or r.get('code') != code or r.get('budget') != budget:
+        if r.get('status') != 'ok' or r.get('name') not in ROW_BY_NAME:
+            continue
+        if r.get('code') != codes.get(ROW_BY_NAME[r['name']]['kind']) or \
+                r.get('budget') != row_budget(b, r['name']):
             continue
         for variant in r['scores']:
             name = variant or r['name']
@@ -205,12 +223,14 @@ def collect(cache: ResultCache, budget: dict, code: str) -> Dict[str, Dict[int, 
     return out
 
 
-def pick_code(cache: ResultCache, budget: dict, prefer: Optional[str]) -> Optional[str]:
-    """The code version to report: ``prefer`` when it has results, else the one with most."""
-    counts: Dict[str, int] = {}
-    for r in cache.data.values():
-        if r.get('status') == 'ok' and r.get('budget') == budget:
-            counts[r['code']] = counts.get(r['code'], 0) + 1
-    if prefer and prefer in counts:
-        return prefer
-    return max(counts, key=counts.get) if counts else prefer
+def record_run(cache: ResultCache, b: dict, codes: Dict[str, str], code_dir: str) -> None:
+    """Remember which code a run used, so ``--doc-only`` reports that run's results."""
+    cache.put('run|' + time.strftime('%Y-%m-%dT%H:%M:%S'),
+              dict(status='run', budget=b, codes=codes, code_dir=code_dir))
+
+
+def last_run_codes(cache: ResultCache, b: dict) -> Dict[str, str]:
+    """The code hashes of the latest recorded run with this budget ({} when none)."""
+    runs = sorted(k for k, r in cache.data.items() if r.get('status') == 'run'
+                  and r.get('budget') == b)
+    return dict(cache.data[runs[-1]]['codes']) if runs else {}
