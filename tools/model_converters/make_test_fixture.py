@@ -114,6 +114,8 @@ def _ultralytics(out_dir: str, scales: Sequence[str] = ('n', 's')) -> None:
                 K, ndim = head.kpt_shape
                 dec = head.kpts_decode(raw)                     # (1, K*ndim, N)
                 ref['keypoints'] = dec.reshape(1, K, ndim, -1).permute(0, 3, 1, 2).contiguous()
+                # the visibility logits before the sigmoid (N, K): comparable at any scale
+                ref['vis_logits'] = raw.reshape(1, K, ndim, -1)[:, :, 2].transpose(1, 2).contiguous()
                 ref['level_sizes'] = [list(x.shape[2:]) for x in levels]
         for h in hooks:
             h.remove()
