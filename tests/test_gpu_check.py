@@ -37,7 +37,7 @@ def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
     assert all('train_cfg.max_epochs=1' in c for c in trains)
     data = next(c for c in cmds if 'make_synthetic_coco.py' in c)
     assert '--num-train 3200' in data      # 100 iterations x batch 32, one epoch
-    assert any(c.startswith(py) and f'tools/test.py' in c and 'train_fp32/epoch_1.pth' in c
+    assert any(c.startswith(py) and 'tools/test.py' in c and 'train_fp32/epoch_1.pth' in c
                for c in cmds)
     parity = next(c for c in cmds if ' parity ' in c)
     assert '--device cuda' in parity and 'train_fp32/epoch_1.pth' in parity
