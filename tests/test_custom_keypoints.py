@@ -161,7 +161,7 @@ class _RecordLosses(Hook):
         self.losses.append({k: float(v) for k, v in outputs.items()})
 
 
-def _runner(tmp_path, data_k: int, model_k: int) -> Runner:
+def _runner(tmp_path, data_k: int, model_k: int, runner_cls=Runner, load_from=None) -> Runner:
     ann = write_coco(tmp_path / 'data', data_k)
     meta_data = write_metainfo(str(tmp_path / f'meta{data_k}.py'), data_k)
     meta_model = write_metainfo(str(tmp_path / f'meta{model_k}.py'), model_k)
@@ -181,7 +181,8 @@ def _runner(tmp_path, data_k: int, model_k: int) -> Runner:
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_level = 'WARNING'
-    return Runner.from_cfg(cfg)
+    cfg.load_from = load_from
+    return runner_cls.from_cfg(cfg)
 
 
 @pytest.mark.parametrize('K', [5, 14, 21, 68])
@@ -213,3 +214,33 @@ def test_keypoint_count_mismatch_names_the_settings(tmp_path):
         runner.train()
     msg = str(e.value)
     assert 'num_keypoints=17' in msg and 'metainfo' in msg and '5 keypoints' in msg
+
+
+def test_finetune_from_converted_yolov8_pose(tmp_path):
+    """A YOLOv8n-pose converted for a 5-keypoint config trains through tools/train.py's
+    Runner (load_from fine-tuning rules): the converted tensors are what training starts
+    from."""
+    from erpose_mm.engine.runner import ERPoseRunner
+    from erpose_mm.models.converters import (convert_to_erpose, load_yolov8_source,
+                                             read_checkpoint)
+    spec = importlib.util.spec_from_file_location(
+        'make_test_fixture', osp.join(REPO, 'tools', 'model_converters', 'make_test_fixture.py'))
+    mtf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mtf)
+    ref = torch.load(osp.join(REPO, 'tests', 'fixtures', 'yolov8_converter',
+                              'ref_ultralytics_yolov8n-pose.pt'), weights_only=True)
+    src_path = str(tmp_path / 'yolov8n-pose_state_dict.pth')
+    torch.save(mtf.deterministic_state_dict(ref['shapes']), src_path)
+    runner = _runner(tmp_path, 5, 5)
+    conv = convert_to_erpose(load_yolov8_source(read_checkpoint(src_path)), runner.model, 'k5')
+    ckpt = str(tmp_path / 'converted.pth')
+    torch.save(dict(state_dict=conv.state_dict), ckpt)
+    runner = _runner(tmp_path / 'run', 5, 5, runner_cls=ERPoseRunner, load_from=ckpt)
+    rec = _RecordLosses()
+    runner.register_hook(rec)
+    runner.train()
+    assert len(rec.losses) == 1 and np.isfinite(rec.losses[0]['loss'])
+    after = runner.model.state_dict()
+    key = 'backbone.stem.conv.weight'
+    # one warm-up step (lr ~2e-5) moves the weights by far less than their scale
+    assert (after[key] - conv.state_dict[key]).abs().max() < 1e-2 * conv.state_dict[key].abs().max()
