@@ -133,7 +133,8 @@ def main() -> None:
             results[f'{start}_seed{seed}'] = last_ap(wd)
     with open(osp.join(work, 'results.json'), 'w') as fh:
         json.dump(dict(results=results, args=vars(args)), fh, indent=1)
-    print(f'\nER-Pose-n on synthetic B, {T} epochs, val AP (this run: {time.time() - t_start:.0f} s)')
+    print(f'\nER-Pose-n on synthetic B, {T} epochs, val AP '
+          f'(this run: {time.time() - t_start:.0f} s)')
     print('| seed | from scratch | from YOLOv8n-pose (trained on A) | difference |')
     print('|---|---|---|---|')
     for seed in args.seeds:

@@ -7,10 +7,10 @@
 writes ``OUT_DIR/images/SPLIT/*`` (symbolic links to the images; ``--copy`` copies) and
 ``OUT_DIR/labels/SPLIT/*.txt`` (``0 cx cy w h x y v ...``, normalised; Ultralytics'
 layout), and ``OUT_DIR/data.yaml`` for Ultralytics when absent (``kpt_shape``, ``flip_idx``
-from ``left_`` / ``right_`` names). ``--keep`` keeps the named keypoints in the given order (default: all). People
-with none of the kept keypoints labelled are dropped. The project uses it to derive a
-small set with another keypoint count from the synthetic generator's 17-keypoint data
-(docs/custom_keypoints.md); ``yolo_pose_to_coco.py`` converts such a folder back.
+from ``left_`` / ``right_`` names). ``--keep`` keeps the named keypoints in the given order
+(default: all). People with none of the kept keypoints labelled are dropped. The project
+uses it to derive a small set with another keypoint count from the synthetic generator's
+17-keypoint data (docs/custom_keypoints.md); ``yolo_pose_to_coco.py`` converts it back.
 """
 import argparse
 import json

@@ -109,13 +109,14 @@ def _ultralytics(out_dir: str, scales: Sequence[str] = ('n', 's')) -> None:
             if hasattr(head, 'cv4'):
                 levels = [ref['P3'], ref['P4'], ref['P5']]
                 raw = torch.cat([head.cv4[i](x).flatten(2) for i, x in enumerate(levels)], 2)
-                anchors, strides = (t.transpose(0, 1) for t in make_anchors(levels, head.stride, 0.5))
-                head.anchors, head.strides = anchors, strides
+                anchors, strides = make_anchors(levels, head.stride, 0.5)
+                head.anchors, head.strides = anchors.transpose(0, 1), strides.transpose(0, 1)
                 K, ndim = head.kpt_shape
                 dec = head.kpts_decode(raw)                     # (1, K*ndim, N)
                 ref['keypoints'] = dec.reshape(1, K, ndim, -1).permute(0, 3, 1, 2).contiguous()
                 # the visibility logits before the sigmoid (N, K): comparable at any scale
-                ref['vis_logits'] = raw.reshape(1, K, ndim, -1)[:, :, 2].transpose(1, 2).contiguous()
+                vis = raw.reshape(1, K, ndim, -1)[:, :, 2]
+                ref['vis_logits'] = vis.transpose(1, 2).contiguous()
                 ref['level_sizes'] = [list(x.shape[2:]) for x in levels]
         for h in hooks:
             h.remove()
