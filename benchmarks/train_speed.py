@@ -158,7 +158,7 @@ class ERPoseWorker:
                 br.__dict__['forward'] = self.timer.wrap(key, br.forward)
         for a in (head.assigner_one2one, head.assigner_one2many):
             if a is not None:
-                a.assign = self.timer.wrap('assign', a.assign)
+                a.assign_batch = self.timer.wrap('assign', a.assign_batch)
         n_params = sum(p.numel() for p in self.model.parameters())
         self.rss_setup = rss_mb()
         return dict(params=n_params, rss_setup_mb=self.rss_setup,
@@ -228,36 +228,30 @@ class ERPoseWorker:
         model's own decoded predictions; per batch: the full head loss forward and
         forward + backward, for G people in every image."""
         import torch
-        from mmengine.structures import InstanceData
         m = self.model
         head = m.head
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # thread CPU time = the whole cost, robust to machine load
         res = dict(counts=list(counts), assign_o2m=[], assign_o2o=[], head_loss_fwd=[],
                    head_loss_fwd_bwd=[])
-        a_o2m = getattr(head.assigner_one2many.assign, '__wrapped__', head.assigner_one2many.assign)
-        a_o2o = getattr(head.assigner_one2one.assign, '__wrapped__', head.assigner_one2one.assign)
+        a_o2m, a_o2o = head.assigner_one2many, head.assigner_one2one
         data = m.data_preprocessor(self.data, True)
         with torch.no_grad():
             feats = [f.detach() for f in m.extract_feat(data['inputs'])]
-            outs = head.decode(*head.one2many(head._select(feats)))
-        scores = outs['conf_logits'].sigmoid()
+            outs = head.dense_outputs(feats, 'one2many')
         for g in [counts[0]] + list(counts):  # the first pass is a warm-up
             warm = len(res['assign_o2m']) == 0 and 'warm' not in res
             if warm:
                 res['warm'] = True
             d = self.make_data(make_people(seed + g, self.batch, g), make_images(seed, 1))
-            gts = [head._gt_of(ds, 'cpu') for ds in d['data_samples']]
-            for key, fn in (('assign_o2m', a_o2m), ('assign_o2o', a_o2o)):
+            gts = head.batch_targets(d['data_samples'], 'cpu')
+            for key, assigner in (('assign_o2m', a_o2m), ('assign_o2o', a_o2o)):
                 ts = []
                 for i in range(iters + 2):
                     t0 = time.thread_time()
-                    for b, gt in enumerate(gts):
-                        pred = InstanceData(priors=outs['priors'], strides=outs['strides'],
-                                            scores=scores[b], keypoints=outs['keypoints'][b])
-                        fn(pred, gt, head.sigmas)
+                    head.assign(outs, gts, assigner)  # the whole batch at once
                     if i >= 2:
-                        ts.append((time.thread_time() - t0) / len(gts))
+                        ts.append((time.thread_time() - t0) / self.batch)
                 res[key].append(med(ts))
             samples = d['data_samples']
             tf, tfb = [], []

@@ -79,7 +79,7 @@ def test_crowd_regions_are_ignored_not_background(crowd_data):
         # the crowd instance reaches the head as a person without labelled keypoints ...
         gt_t = model.head.batch_targets([item['data_samples']], 'cpu')
         feats = model.extract_feat(item['inputs'][None].float() / 255)
-        outs = model.head.decode(*model.head.one2one(model.head._select(feats)))
+        outs = model.head.dense_outputs(feats)
         res = model.head.assign(outs, gt_t, model.head.assigner_one2many)
         # ... and its cells are excluded from the confidence loss instead of being background
         assert res['ignore_mask'].any()

@@ -115,7 +115,7 @@ def _best_box_iou(model, x, gt_box):
     """Highest IoU of any cell's decoded SAH box with ``gt_box`` (x1, y1, x2, y2)."""
     head = model.head
     with torch.no_grad():
-        boxes = head.decode(*head.one2one(head._select(model.extract_feat(x))))['bboxes'][0]
+        boxes = head.dense_outputs(model.extract_feat(x))['bboxes'][0]
     lt, rb = torch.max(boxes[:, :2], gt_box[:2]), torch.min(boxes[:, 2:], gt_box[2:])
     inter = (rb - lt).clamp(min=0).prod(-1)
     union = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(-1) + (gt_box[2:] - gt_box[:2]).prod()

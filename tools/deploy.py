@@ -152,6 +152,7 @@ def main(argv=None):
                      args.allow_partial_checkpoint)
     from erpose_mm.deploy import register_mmdeploy_rewriters
     from erpose_mm.deploy.export import add_runner_metadata, load_config, runner_metadata
+    from erpose_mm.structures import decode_settings
     if not register_mmdeploy_rewriters():
         sys.exit('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
 
@@ -190,7 +191,7 @@ def main(argv=None):
     logger.info(f'torch2onnx success: {ir_file}')
 
     # runner metadata (preprocessing, skeleton) so that onnx_runner needs only the .onnx
-    post = deploy_cfg.codebase_config.get('post_processing', {})
+    post = deploy_cfg.codebase_config.get('post_processing', None)
     head_test_cfg = model_cfg.model.get('test_cfg', {}) or {}
     input_shape = get_input_shape(deploy_cfg)
     codec = model_cfg.get('codec', {})
@@ -198,9 +199,7 @@ def main(argv=None):
     input_size = input_shape or codec.get('input_size', (640, 640))
     dynamic = bool(ir_config.get('dynamic_axes'))
     add_runner_metadata(ir_file, runner_metadata(
-        load_config(args.model_cfg), input_size,
-        post.get('score_threshold', head_test_cfg.get('score_thr', 0.01)),
-        post.get('keep_top_k', head_test_cfg.get('max_per_img', 100)), dynamic))
+        load_config(args.model_cfg), input_size, *decode_settings(head_test_cfg, post), dynamic))
 
     # ---- ONNX -> backend
     backend_files = [ir_file]

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..compat import ONNX_EXPORT_KWARGS
+from ..structures import DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings
 
 META_KEY = 'erpose'
 INPUT_NAMES = ['input']
@@ -72,7 +73,8 @@ def build_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
 class ERPoseExportModule(nn.Module):
     """``preprocessed image -> (dets, keypoints)``; the graph that is exported."""
 
-    def __init__(self, model: nn.Module, score_thr: float = 0.01, max_per_img: int = 100):
+    def __init__(self, model: nn.Module, score_thr: float = DEFAULT_SCORE_THR,
+                 max_per_img: int = DEFAULT_MAX_PER_IMG):
         super().__init__()
         self.model = model
         self.score_thr = float(score_thr)
@@ -151,8 +153,8 @@ def add_runner_metadata(onnx_file: str, meta: dict) -> None:
 
 def export_onnx(config, checkpoint: Optional[str], out_file: str,
                 input_size: Tuple[int, int] = (640, 640), dynamic: bool = False,
-                score_thr: float = 0.01, max_per_img: int = 100, opset: int = 11,
-                fp16: bool = False) -> str:
+                score_thr: Optional[float] = None, max_per_img: Optional[int] = None,
+                opset: int = 11, fp16: bool = False) -> str:
     """Export ER-Pose to ONNX with plain ``torch.onnx`` (TorchScript exporter).
 
     Args:
@@ -163,8 +165,11 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
             ``input_size`` of the config, 640 for the COCO-640 configs).
         dynamic: dynamic batch, height and width (the traced size is only an example;
             any multiple of 32 works, e.g. a 640 export runs on 800x800).
-        score_thr: rows with ``score <= score_thr`` get score 0 (padding).
-        max_per_img: N, the fixed number of output rows per image.
+        score_thr: rows with ``score <= score_thr`` get score 0 (padding). None: the
+            config's ``model.test_cfg.score_thr`` (else 0.01), as the MMDeploy route reads it
+            (:func:`erpose_mm.structures.decode_settings`).
+        max_per_img: N, the fixed number of output rows per image. None: the config's
+            ``model.test_cfg.max_per_img`` (else 100).
         opset: ONNX opset (11 = MMDeploy's default).
         fp16: export float32, then convert the network to float16 for GPU runtimes
             (:func:`erpose_mm.deploy.fp16.convert_onnx_to_fp16`: the decode, the input
@@ -176,9 +181,12 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
     w, h = int(input_size[0]), int(input_size[1])
     if w % 32 or h % 32:
         raise ValueError(f'export_onnx: input_size {input_size} must be multiples of 32')
+    model = build_model(config, checkpoint, device='cpu', deploy=True)
+    cfg_thr, cfg_max = decode_settings(model.cfg.model.get('test_cfg'))
+    score_thr = cfg_thr if score_thr is None else float(score_thr)
+    max_per_img = cfg_max if max_per_img is None else int(max_per_img)
     if max_per_img < 1:
         raise ValueError(f'export_onnx: max_per_img must be >= 1, got {max_per_img}')
-    model = build_model(config, checkpoint, device='cpu', deploy=True)
     wrapper = ERPoseExportModule(model, score_thr, max_per_img).eval()
     dummy = torch.rand(1, 3, h, w)
     dynamic_axes = None
@@ -319,8 +327,10 @@ def parse_args(argv=None):
     parser.add_argument('--fp16', action='store_true',
                         help='float16 network, float32 decode / input / outputs '
                         '(for ONNX Runtime CUDA and TensorRT; runs on CPU too, slowly)')
-    parser.add_argument('--score-thr', type=float, default=0.01)
-    parser.add_argument('--max-per-img', type=int, default=100)
+    parser.add_argument('--score-thr', type=float, default=None,
+                        help="padding floor (default: the config's test_cfg.score_thr, else 0.01)")
+    parser.add_argument('--max-per-img', type=int, default=None,
+                        help="rows per image (default: the config's test_cfg.max_per_img, else 100)")
     parser.add_argument('--opset', type=int, default=11)
     return parser.parse_args(argv)
 

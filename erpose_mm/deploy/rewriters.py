@@ -17,17 +17,15 @@ This module must be imported before MMDeploy enters its ``RewriterContext``;
 from mmdeploy.core import FUNCTION_REWRITER
 
 from ..compat import ONNX_EXPORT_KWARGS
+from ..structures import decode_settings
 
 
 def _post_processing_params(ctx, head) -> dict:
-    """score_thr / max_per_img for export: the deploy config's
-    ``codebase_config.post_processing`` (``score_threshold`` / ``keep_top_k``) wins,
-    the model's ``test_cfg`` (``score_thr`` / ``max_per_img``) is the fallback."""
-    post = dict(ctx.cfg.get('codebase_config', {}).get('post_processing', None) or {})
-    test_cfg = getattr(head, 'test_cfg', None) or {}
-    score_thr = post.get('score_threshold', test_cfg.get('score_thr', 0.01))
-    max_per_img = post.get('keep_top_k', test_cfg.get('max_per_img', 100))
-    return dict(score_thr=float(score_thr), max_per_img=int(max_per_img))
+    """score_thr / max_per_img for export (:func:`erpose_mm.structures.decode_settings`: the
+    deploy config's ``codebase_config.post_processing`` over the model's ``test_cfg``)."""
+    post = ctx.cfg.get('codebase_config', {}).get('post_processing', None)
+    score_thr, max_per_img = decode_settings(getattr(head, 'test_cfg', None), post)
+    return dict(score_thr=score_thr, max_per_img=max_per_img)
 
 
 @FUNCTION_REWRITER.register_rewriter(

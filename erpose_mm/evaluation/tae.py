@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ..models.task_modules.oks import pairwise_oks
+from ..structures.oks import pairwise_oks
 
 #: an output matches a person only with an OKS above this (see the module docstring)
 DEFAULT_MIN_OKS = 0.1

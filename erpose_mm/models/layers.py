@@ -1,8 +1,10 @@
-"""Shared YOLOv8-style building blocks (Conv-BN-SiLU, Bottleneck, C2f, SPPF, DWConv).
+"""Shared YOLOv8-style building blocks (Conv-BN-SiLU, Bottleneck, C2f, SPPF, DWConv) and the
+YOLOv8 width/depth scaling rules.
 
 Kept in one small module because the backbone, the neck and the head all use them. Each
 block has a ``fuse()`` that folds BatchNorm into the convolution for deployment.
 """
+import math
 from typing import Optional
 
 import torch
@@ -116,3 +118,18 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
         if isinstance(m, ConvBNAct):
             m.fuse()
     return module
+
+
+def make_divisible(x: float, divisor: int = 8) -> int:
+    """The smallest multiple of ``divisor`` >= ``x``."""
+    return int(math.ceil(x / divisor) * divisor)
+
+
+def scale_channels(c: int, widen_factor: float, max_channels: int) -> int:
+    """YOLOv8 width scaling: ``make_divisible(min(c, max_channels) * widen_factor)``."""
+    return make_divisible(min(c, max_channels) * widen_factor, 8)
+
+
+def scale_depth(n: int, deepen_factor: float) -> int:
+    """YOLOv8 depth scaling of a block count (1 stays 1)."""
+    return max(round(n * deepen_factor), 1) if n > 1 else n

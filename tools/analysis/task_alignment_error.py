@@ -166,8 +166,8 @@ def load_model(cfg: Config, checkpoint: str, device: str, num_keypoints: int):
     from mmpose.apis import init_model
     model = init_model(copy.deepcopy(cfg), None, device='cpu')
     head = getattr(model, 'head', None)
-    if head is None or not hasattr(head, 'decode'):
-        raise TypeError(f'{type(head).__name__} has no dense decode(): the TAE tool needs an '
+    if head is None or not hasattr(head, 'dense_outputs'):
+        raise TypeError(f'{type(head).__name__} has no dense_outputs(): the TAE tool needs an '
                         'ERPoseHead-like head')
     if head.num_keypoints != num_keypoints:
         raise ValueError(f'the config head predicts num_keypoints={head.num_keypoints} but the '
@@ -213,8 +213,7 @@ def evaluate_checkpoint(cfg: Config, checkpoint: str, device: str, max_dets: int
     for batch in loader:
         data = model.data_preprocessor(batch, False)
         feats = model.extract_feat(data['inputs'])
-        branch_mod = head.one2many if branch == 'one2many' else head.one2one
-        cand = head.decode(*branch_mod(head._select(feats)))['keypoints']  # (B, N, K, 2)
+        cand = head.dense_outputs(feats, branch)['keypoints']  # (B, N, K, 2)
         preds = head.predict(feats, data['data_samples'], test_cfg=test_cfg)
         samples = model.add_pred_to_datasample(preds, None, data['data_samples'])
         for b, ds in enumerate(samples):

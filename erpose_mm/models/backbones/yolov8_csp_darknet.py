@@ -1,5 +1,4 @@
 """YOLOv8-style CSPDarknet backbone (C2f stages + SPPF), scaled by depth/width factors."""
-import math
 from typing import Sequence, Tuple
 
 import torch
@@ -7,20 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 
-from ..layers import C2f, SPPF, ConvBNAct
-
-
-def make_divisible(x: float, divisor: int = 8) -> int:
-    return int(math.ceil(x / divisor) * divisor)
-
-
-def scale_channels(c: int, widen_factor: float, max_channels: int) -> int:
-    """YOLOv8 width scaling: ``make_divisible(min(c, max_channels) * widen_factor)``."""
-    return make_divisible(min(c, max_channels) * widen_factor, 8)
-
-
-def scale_depth(n: int, deepen_factor: float) -> int:
-    return max(round(n * deepen_factor), 1) if n > 1 else n
+from ..layers import C2f, SPPF, ConvBNAct, scale_channels, scale_depth
 
 
 @MODELS.register_module()

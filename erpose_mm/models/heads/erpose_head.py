@@ -15,7 +15,8 @@ from mmpose.registry import MODELS, TASK_UTILS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 from ..layers import ConvBNAct, DWConvBNAct, fuse_conv_bn
-from ..task_modules.oks import keypoints_to_bboxes, pairwise_oks
+from ...structures import (DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings,
+                           keypoints_to_bboxes, oks_nms)
 from .keypoint_prior import keypoint_offset_prior
 
 
@@ -266,6 +267,26 @@ class ERPoseHead(BaseHead):
             out['bboxes'] = torch.cat([priors[None] - d[..., :2], priors[None] + d[..., 2:]], -1)
         return out
 
+    def dense_outputs(self, feats: Sequence[Tensor], branch: str = 'one2one') -> Dict[str, Tensor]:
+        """Decoded per-cell outputs of one branch (before any top-k): what analysis tools,
+        the export and benchmarks read instead of reaching into the branch modules.
+
+        Args:
+            feats: the neck's outputs (all levels; the head picks its own).
+            branch: ``'one2one'`` (SAH, the inference head) or ``'one2many'`` (MAH).
+
+        Returns:
+            :meth:`decode`'s dict: ``conf_logits`` (B, N), ``keypoints`` (B, N, K, 2) in input
+            px, ``vis_logits`` (B, N, K), ``priors`` (N, 2), ``strides`` (N,) [, ``bboxes``].
+        """
+        if branch not in ('one2one', 'one2many'):
+            raise ValueError(f"ERPoseHead: branch must be 'one2one' or 'one2many', got {branch!r}")
+        module = self.one2one if branch == 'one2one' else self.one2many
+        if module is None:
+            raise ValueError(f"ERPoseHead: branch='{branch}' but the one-to-many head was "
+                             'removed (switch_to_deploy) or never built')
+        return self.decode(*module(self._select(feats)))
+
     # ------------------------------------------------------------------ inference
     def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}):
         """NMS-free prediction: top-k over SAH confidences (input-image coordinates).
@@ -276,21 +297,15 @@ class ERPoseHead(BaseHead):
         if isinstance(feats, list) and feats and isinstance(feats[0], (list, tuple)):
             raise NotImplementedError('ERPoseHead: flip / multi-scale test is not supported')
         branch = test_cfg.get('branch', 'one2one')
-        feats = self._select(feats)
-        if branch == 'one2many':
-            if self.one2many is None:
-                raise ValueError("test_cfg.branch='one2many' but the one-to-many head was "
-                                 'removed (switch_to_deploy) or never built')
-            outs = self.decode(*self.one2many(feats))
-        else:
-            outs = self.decode(*self.one2one(feats))
-        dets = self.select_topk(outs, score_thr=test_cfg.get('score_thr', 0.01),
-                                max_per_img=test_cfg.get('max_per_img', 100)
-                                if branch == 'one2one' else test_cfg.get('nms_pre', 1000))
+        outs = self.dense_outputs(feats, branch)
+        score_thr, max_per_img = decode_settings(test_cfg)
+        dets = self.select_topk(outs, score_thr=score_thr,
+                                max_per_img=max_per_img if branch == 'one2one'
+                                else test_cfg.get('nms_pre', 1000))
         results = []
         for i, det in enumerate(dets):
             if branch == 'one2many' and test_cfg.get('nms_thr', 1.0) < 1.0:
-                keep = self.oks_nms(det, test_cfg['nms_thr'])[:test_cfg.get('max_per_img', 100)]
+                keep = self.oks_nms(det, test_cfg['nms_thr'])[:max_per_img]
                 det = {k: v[keep] for k, v in det.items()}
             meta = batch_data_samples[i].metainfo if batch_data_samples else {}
             region = self._image_region(meta)
@@ -324,8 +339,8 @@ class ERPoseHead(BaseHead):
             return (max(lo[0], 0.0), max(lo[1], 0.0), min(hi[0], w), min(hi[1], h))
         return (0.0, 0.0, w, h)
 
-    def select_topk(self, outs: Dict[str, Tensor], score_thr: float = 0.01,
-                    max_per_img: int = 100) -> List[Dict[str, Tensor]]:
+    def select_topk(self, outs: Dict[str, Tensor], score_thr: float = DEFAULT_SCORE_THR,
+                    max_per_img: int = DEFAULT_MAX_PER_IMG) -> List[Dict[str, Tensor]]:
         """Top-k over confidences: the whole post-processing of ER-Pose (no NMS).
 
         Returns per image a dict with ``scores`` (M,), ``keypoints`` (M, K, 2),
@@ -339,8 +354,8 @@ class ERPoseHead(BaseHead):
         return [{k: top[k][b][top['valid'][b]] for k in keys}
                 for b in range(top['scores'].shape[0])]
 
-    def batched_topk(self, outs: Dict[str, Tensor], score_thr: float = 0.01,
-                     max_per_img: int = 100, pad: Optional[bool] = None) -> Dict[str, Tensor]:
+    def batched_topk(self, outs: Dict[str, Tensor], score_thr: float = DEFAULT_SCORE_THR,
+                     max_per_img: int = DEFAULT_MAX_PER_IMG, pad: Optional[bool] = None) -> Dict[str, Tensor]:
         """Fixed-shape top-k selection shared by :meth:`select_topk` (PyTorch) and the
         exported graph (:meth:`export_predict`).
 
@@ -389,8 +404,8 @@ class ERPoseHead(BaseHead):
         return dict(scores=top_scores, keypoints=keypoints, keypoint_scores=keypoint_scores,
                     bboxes=bboxes, valid=top_scores > score_thr)
 
-    def export_predict(self, feats: Sequence[Tensor], score_thr: float = 0.01,
-                       max_per_img: int = 100) -> Tuple[Tensor, Tensor]:
+    def export_predict(self, feats: Sequence[Tensor], score_thr: float = DEFAULT_SCORE_THR,
+                       max_per_img: int = DEFAULT_MAX_PER_IMG) -> Tuple[Tensor, Tensor]:
         """Deployment output (ONNX / MMDeploy): SAH branch, decode and top-k, no NMS.
 
         Returns fixed-shape tensors in input-image (network input) pixels:
@@ -403,7 +418,7 @@ class ERPoseHead(BaseHead):
         score and keypoint scores are set to 0 (MMDeploy's pose-detection backend model
         and ``onnx_runner`` drop rows with score 0).
         """
-        outs = self.decode(*self.one2one(self._select(feats)))
+        outs = self.dense_outputs(feats, 'one2one')
         top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=True)
         valid = top['valid'].to(top['scores'].dtype)
         dets = torch.cat([top['bboxes'], (top['scores'] * valid).unsqueeze(-1)], -1)
@@ -412,23 +427,9 @@ class ERPoseHead(BaseHead):
         return dets, keypoints
 
     def oks_nms(self, det: Dict[str, Tensor], thr: float) -> Tensor:
-        """Greedy OKS-NMS (only for the MAH+NMS ablation of Table VII)."""
-        kpts, scores = det['keypoints'], det['scores']
-        if scores.numel() == 0:
-            return torch.zeros(0, dtype=torch.long, device=scores.device)
-        wh = (det['bboxes'][:, 2:] - det['bboxes'][:, :2]).clamp(min=1)
-        areas = wh.prod(-1)
-        order = scores.argsort(descending=True)
-        vis = torch.ones(kpts.shape[:2], device=kpts.device)
-        oks = pairwise_oks(kpts[order], kpts[order], vis, areas[order], self.sigmas)
-        suppressed = torch.zeros(len(order), dtype=torch.bool, device=kpts.device)
-        keep = []
-        for i in range(len(order)):
-            if suppressed[i]:
-                continue
-            keep.append(i)
-            suppressed |= oks[i] > thr
-        return order[torch.tensor(keep, dtype=torch.long, device=kpts.device)]
+        """Greedy OKS-NMS of one image's detections (only for the MAH+NMS ablation of
+        Table VII); see :func:`erpose_mm.structures.oks_nms`."""
+        return oks_nms(det['keypoints'], det['scores'], det['bboxes'], self.sigmas, thr)
 
     # ------------------------------------------------------------------ training
     def loss(self, feats, batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:

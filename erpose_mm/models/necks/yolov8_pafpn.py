@@ -6,8 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 
-from ..backbones.yolov8_csp_darknet import scale_channels, scale_depth
-from ..layers import C2f, ConvBNAct
+from ..layers import C2f, ConvBNAct, scale_channels, scale_depth
 
 
 @MODELS.register_module()

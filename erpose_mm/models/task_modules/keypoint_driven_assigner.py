@@ -6,7 +6,7 @@ from torch import Tensor
 from mmengine.structures import InstanceData
 from mmpose.registry import TASK_UTILS
 
-from .oks import batched_bbox_iou, batched_oks
+from ...structures.oks import batched_bbox_iou, batched_oks
 
 # key offset of a widened (non-candidate) cell in the one-to-one matching: every candidate
 # pair (score in [0, 1]) outranks every widened pair (score - 2 in [-2, -1])

@@ -1,4 +1,5 @@
-"""Pairwise similarity used by the assigner, the loss and the analysis tools."""
+"""Keypoint similarity and its uses, shared by the models, the evaluation and the tools:
+COCO OKS (pairwise and batched), box IoU, boxes from keypoints, greedy OKS-NMS."""
 from typing import Optional
 
 import torch
@@ -94,3 +95,27 @@ def keypoints_to_bboxes(kpts: Tensor, vis: Optional[Tensor] = None) -> Tensor:
     lo = torch.where(any_m, lo, kpts.amin(-2))
     hi = torch.where(any_m, hi, kpts.amax(-2))
     return torch.cat([lo, hi], -1)
+
+
+def oks_nms(keypoints: Tensor, scores: Tensor, bboxes: Tensor, sigmas: Tensor,
+            thr: float) -> Tensor:
+    """Greedy OKS-NMS: indices of the kept people, by descending score.
+
+    A person is suppressed when its OKS with an already kept, higher-scoring one exceeds
+    ``thr``; the kept person's box area is the OKS scale. Shapes: ``keypoints`` (M, K, 2),
+    ``scores`` (M,), ``bboxes`` (M, 4) xyxy, ``sigmas`` (K,); returns (M',) long.
+    """
+    if scores.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=scores.device)
+    areas = (bboxes[:, 2:] - bboxes[:, :2]).clamp(min=1).prod(-1)
+    order = scores.argsort(descending=True)
+    vis = torch.ones(keypoints.shape[:2], device=keypoints.device)
+    oks = pairwise_oks(keypoints[order], keypoints[order], vis, areas[order], sigmas)
+    suppressed = torch.zeros(len(order), dtype=torch.bool, device=keypoints.device)
+    keep = []
+    for i in range(len(order)):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= oks[i] > thr
+    return order[torch.tensor(keep, dtype=torch.long, device=keypoints.device)]

@@ -1,0 +1,23 @@
+"""The NMS-free decode's settings, defined once for PyTorch prediction, the ONNX export and
+MMDeploy.
+
+Precedence: an MMDeploy deploy config's ``codebase_config.post_processing``
+(``score_threshold``, ``keep_top_k``) over the model config's ``test_cfg`` (``score_thr``,
+``max_per_img``) over these defaults. The score threshold here is the evaluation floor
+(COCO AP needs low-score candidates); what a user sees drawn is a separate, higher display
+threshold of the inference tools.
+"""
+from typing import Optional, Tuple
+
+DEFAULT_SCORE_THR = 0.01
+DEFAULT_MAX_PER_IMG = 100
+
+
+def decode_settings(test_cfg: Optional[dict] = None,
+                    post_processing: Optional[dict] = None) -> Tuple[float, int]:
+    """``(score_thr, max_per_img)`` by the precedence above."""
+    test_cfg = dict(test_cfg or {})
+    post = dict(post_processing or {})
+    score_thr = post.get('score_threshold', test_cfg.get('score_thr', DEFAULT_SCORE_THR))
+    max_per_img = post.get('keep_top_k', test_cfg.get('max_per_img', DEFAULT_MAX_PER_IMG))
+    return float(score_thr), int(max_per_img)
