@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Dispatched ops and time of one training loss call vs batch size and people per image.
 
-ER-Pose-n's ``head.loss`` (both heads: branch forwards, batched assignment, losses) and
-Ultralytics' ``v8PoseLoss`` (YOLOv8n-pose: TAL assignment and losses; the head's convs are
-not part of its loss call, so ER-Pose's count includes ~a hundred more ops for its branch
-convs) on the same synthetic people at a 640 input. An op is a top-level ``aten::`` call
+ER-Pose-n's loss (what ``head.loss`` does after the branch forwards: padded targets, the
+batched assignment and losses of both heads, SAH and MAH) and Ultralytics' ``v8PoseLoss``
+(YOLOv8n-pose: TAL assignment and losses, one head) on the same synthetic people at a 640
+input; neither includes the head's convolutions. An op is a top-level ``aten::`` call
 seen by the PyTorch profiler (what a GPU would launch as at least one kernel, each with its
 Python and dispatcher overhead). Time: median of ``--repeat`` calls on the CPU, forward only.
 
@@ -83,8 +83,15 @@ def erpose_cases(cases, repeat):
             samples.append(ds)
         feats = [torch.randn(B, c, SIZE // s, SIZE // s)
                  for c, s in zip(head.in_channels, head.featmap_strides)]
-        ops, ms = count_and_time(lambda: head.loss(feats, samples), repeat)
-        out.append(dict(model='ER-Pose-n head.loss', batch=B, people=n, ops=ops, ms=ms))
+        with torch.no_grad():
+            raw = (head.one2one(feats), head.one2many(feats))
+
+        def loss():  # what head.loss does after the branch forwards
+            gt = head.batch_targets(samples, 'cpu')
+            head._branch_loss(raw[0], gt, head.assigner_one2one)
+            head._branch_loss(raw[1], gt, head.assigner_one2many)
+        ops, ms = count_and_time(loss, repeat)
+        out.append(dict(model='ER-Pose-n loss', batch=B, people=n, ops=ops, ms=ms))
     return out
 
 
