@@ -16,8 +16,9 @@ YOLOv8n-pose weights beat a random start on a small synthetic set?
    schedule shortened), once from the converted weights and once from scratch, per seed;
    val AP on B's val split at the end.
 
-Prints a markdown table (and writes WORK_DIR/results.json). Every step is skipped when its
-output exists, so a stopped run resumes. Runs one process at a time with ``--threads``
+Prints a markdown table (and writes WORK_DIR/results_e{target epochs}.json). Every step is
+skipped when its output exists, so a stopped run resumes and another ``--target-epochs``
+reuses the data and the source model. Runs one process at a time with ``--threads``
 threads each (1 is fastest on a busy 2-core machine: more threads per process thrash).
 """
 import argparse
@@ -122,16 +123,17 @@ def main() -> None:
     results = {}
     for seed in args.seeds:
         for start in ('scratch', 'pretrained'):
-            wd = osp.join(work, 'runs', f'{start}_seed{seed}')
+            run_name = f'{start}_seed{seed}_e{T}'
+            wd = osp.join(work, 'runs', run_name)
             if not glob.glob(osp.join(wd, '*', 'vis_data', 'scalars.json')) or \
                     not osp.exists(osp.join(wd, 'done')):
                 extra = [f'load_from={converted}'] if start == 'pretrained' else []
                 run([py, 'tools/train.py', CONFIG, '--work-dir', wd, '--cfg-options',
                      *common, f'randomness.seed={seed}', *extra], env,
-                    log=osp.join(work, f'{start}_seed{seed}.log'))
+                    log=osp.join(work, f'{run_name}.log'))
                 open(osp.join(wd, 'done'), 'w').close()
             results[f'{start}_seed{seed}'] = last_ap(wd)
-    with open(osp.join(work, 'results.json'), 'w') as fh:
+    with open(osp.join(work, f'results_e{T}.json'), 'w') as fh:
         json.dump(dict(results=results, args=vars(args)), fh, indent=1)
     print(f'\nER-Pose-n on synthetic B, {T} epochs, val AP '
           f'(this run: {time.time() - t_start:.0f} s)')
