@@ -57,6 +57,8 @@ def parse_args():
                    'the run is still going')
     p.add_argument('--snapshot', help='run on this existing code snapshot (a folder under '
                    'WORK_DIR/code/) instead of taking a new one of the working tree')
+    p.add_argument('--notes', help='markdown file whose text goes into the report as its '
+                   '"Notes" section (measurements made outside the cached runs)')
     p.add_argument('--threads', type=int, default=1, help='torch / OpenMP threads per row')
     p.add_argument('--jobs', type=int, default=2, help='worker runs at once')
     p.add_argument('--bench-python', default=DEFAULT_PEERS_PYTHON,
@@ -139,7 +141,8 @@ def main() -> None:
     want = plan([r['name'] for r in ROWS], main_seeds, abl_seeds)
     meta = dict(cpu=cpu, date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), codes=codes,
                 main_seeds=main_seeds, ablation_seeds=abl_seeds, quick=args.quick,
-                partial_note=args.partial_note, args=args)
+                partial_note=args.partial_note, args=args,
+                notes=open(args.notes).read().strip() if args.notes else '')
     print(report.terminal_table(results, b))
     report.write(args.doc, results, b, meta, want, bench.cache, osp.join(args.work_dir, 'data'))
     log(f'wrote {args.doc}')

@@ -52,7 +52,7 @@ def build_mm_cfg(spec: dict, iters_per_epoch: int):
     ``warmup_iters`` iterations, then its cosine down to its own ``eta_min`` at the last
     iteration). Peers in addition (the recipe changes ER-Pose's short-budget recipe made to
     its own 600-epoch COCO config): no Mosaic (their no-Mosaic stage-2 pipeline throughout),
-    no multi-scale batch resize, lr times ``peer_lr_factor`` (0.2 = ER-Pose's 0.002 / 0.01),
+    no multi-scale batch resize, lr times ``peer_lr_factor`` (1.0: their own lr, see rows.py),
     EMA momentum/gamma of ER-Pose's recipe, random init (no download).
     """
     from mmengine.config import Config
@@ -89,9 +89,8 @@ def build_mm_cfg(spec: dict, iters_per_epoch: int):
         _dicts(d, drop_extra)
         lr0 = d['optim_wrapper']['optimizer']['lr']
         d['optim_wrapper']['optimizer']['lr'] = lr0 * b['peer_lr_factor']
-        changes.append(f"lr {lr0} (batch {d['train_dataloader']['batch_size']} x GPUs) -> "
-                       f"{lr0 * b['peer_lr_factor']:g} (x{b['peer_lr_factor']}, as ER-Pose "
-                       "0.01 -> 0.002)")
+        changes.append(f"lr {lr0} (its batch {d['train_dataloader']['batch_size']} x GPUs) -> "
+                       f"{lr0 * b['peer_lr_factor']:g} (peer_lr_factor {b['peer_lr_factor']})")
 
     # ---- data
     def coco(split, pipeline, extra=None):

@@ -76,6 +76,10 @@ def recipe_lines(results, b: dict) -> List[str]:
     for name, cfg in (('yoloxpose-tiny', YOLOXPOSE_CFG), ('rtmo-t', RTMO_CFG)):
         seeds = results.get(name) or {}
         ch = next(iter(seeds.values())).get('config_changes') if seeds else None
+        # the lr line is written here from the budget (worker versions worded it differently)
+        ch = [c for c in ch or [] if not c.startswith('lr ')]
+        ch.insert(0, f"lr 0.004 (its config's, for 4-8 GPUs x 32-64 images) x peer_lr_factor "
+                     f"{b['peer_lr_factor']} = {0.004 * b['peer_lr_factor']:g}")
         L.append(f"* `{name}`: MMPose 1.3.2's `{cfg}`, its model, losses, assigner, "
                  'optimizer type, clip-grad and decoding kept; changed: data -> the benchmark '
                  f"data, every input size -> {b['input']}, batch {b['batch']}, epochs "

@@ -157,6 +157,8 @@ def write(path: str, results: Results, b: dict, meta: dict, want, cache, data_di
           '(`benchmarks/learning_benchmark/scoring.py`, project OKS with the COCO sigmas). An '
           'NMS-free head that is really one-to-one has few duplicates.', '']
     L += md_table(head, rows) + ['']
+    if meta.get('notes'):
+        L += ['## Notes', '', meta['notes'], '']
     # ---- reading it
     L += ['## Reading it', '',
           'A rank is claimed only where the gap between two means exceeds the larger of the '
