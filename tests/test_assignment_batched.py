@@ -178,7 +178,7 @@ def _crowd_sample(n=40, w=640, h=640, seed=0):
 
 def test_crowded_image_gets_one_sah_positive_per_labelled_person():
     """40 overlapping people in one 640 input of ER-Pose-n: 40 one-to-one positives (the
-    former rule, contested cells to the higher score only, gave 36)."""
+    former rule, contested cells to the higher score only, gives 33 here)."""
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile('configs/erpose/erpose-n_coco-640.py').model).train()
     samples = [_crowd_sample(40, seed=0), _crowd_sample(33, seed=1)]

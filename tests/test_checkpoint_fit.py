@@ -81,7 +81,7 @@ def test_a_fitting_checkpoint_passes_in_every_layout(ckpts, model_n):
     ('s', 'another scale (checkpoint ER-Pose-s, config ER-Pose-n; from the stem width)',
      'backbone.stem.conv.weight (checkpoint (32,3,3,3) vs model (16,3,3,3))'),
     ('n14', 'another keypoint count (checkpoint K=14, config K=17)',
-     'head.one2one.kpt.0.2.weight (checkpoint (42,51,1,1) vs model (51,51,1,1))'),
+     'head.one2one.kpt.0.0.conv.weight (checkpoint (42,128,3,3) vs model (51,128,3,3))'),
     ('backbone', 'the checkpoint has no head/neck tensors (a backbone-only or partial '
      'checkpoint?)', 'neck.top_down.0.cv1.conv.weight (missing)'),
     ('other', 'another model (no tensor name in common)', 'backbone.stem.conv.weight (missing)'),
@@ -107,11 +107,14 @@ def test_not_a_checkpoint_is_named(tmp_path, model_n):
         check_checkpoint_fits(model_n, str(path), CFG_N)
 
 
-def test_finetune_plan_restarts_only_keypoint_output_layers(ckpts, model_n):
+def test_finetune_plan_restarts_only_the_keypoint_branches(ckpts, model_n):
+    """K 14 -> 17: the keypoint branches (output 3K channels, hidden width max(C//4, 3K))
+    start fresh, everything else loads."""
     model_sd = model_n.state_dict()
     plan = plan_finetune_load(model_sd, ckpts['n14_sd'], ckpts['n14'], CFG_N)
-    expected = sorted(f'head.{b}.kpt.{lvl}.2.{p}' for b in ('one2one', 'one2many')
-                      for lvl in (0, 1) for p in ('weight', 'bias'))
+    expected = sorted(k for k in model_sd if k.startswith(('head.one2one.kpt.',
+                                                           'head.one2many.kpt.')))
+    assert len(expected) == 2 * 2 * (2 * 6 + 2)  # 2 heads x 2 levels x (2 ConvBN + 1 conv)
     assert sorted(plan.fresh) == expected
     assert (plan.ckpt_k, plan.model_k) == (14, 17)
     assert plan.loaded == len(model_sd) - len(expected)
@@ -181,10 +184,9 @@ def test_runner_load_from_finetunes_with_the_keypoint_prior(ckpts, tmp_path):
         assert torch.equal(ema[k], v), k
     lines = [r.getMessage() for r in records if 'started fresh' in r.getMessage()]
     assert len(lines) == 1, [r.getMessage() for r in records]
-    assert (f'load_from {ckpts["n14"]}: loaded {len(src) - 8} of {len(src)} tensors; started '
+    assert (f'load_from {ckpts["n14"]}: loaded {len(src) - 56} of {len(src)} tensors; started '
             'fresh (keypoint count 14 -> 17; keypoint prior kpt_prior_height=4.0 for 17 of '
-            '17 keypoints by name): head.one2many.kpt.0.2, head.one2many.kpt.1.2, '
-            'head.one2one.kpt.0.2, head.one2one.kpt.1.2') == lines[0]
+            '17 keypoints by name): head.one2many.kpt, head.one2one.kpt') == lines[0]
 
 
 @pytest.fixture(scope='module')

@@ -17,7 +17,7 @@
 #   ten-minute one; letterbox resize + HSV + flip remain;
 # - MAH top-k 5 instead of 10 (k is open in the paper): at a 256 input on {P4, P5} the grid
 #   has 320 cells (2000 for ER-Pose-n at 640) and a person covers a few of them, so the
-#   10th-best cell is a poor one that the shared keypoint branch must still regress.
+#   10th-best cell is a poor one that the MAH keypoint branch must still regress.
 # The val split has 300 images: a 60-image AP is a few points noisy.
 #   python tools/dataset_converters/make_synthetic_coco.py data/synthetic_quickstart \
 #       --difficulty easy --num-train 3000 --num-val 300 --min-size 256 --max-size 320 --seed 0

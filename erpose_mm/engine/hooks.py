@@ -70,8 +70,10 @@ class KeypointCountCheckHook(Hook):
             if k is not None and k != expected:
                 raise ValueError(
                     f'{stage} data {name}: the {what} define {k} keypoints per person but the '
-                    f'model head predicts num_keypoints={expected}. Use a config made for this '
-                    f'dataset (e.g. *_crowdpose-* for 14-keypoint CrowdPose).')
+                    f'model head predicts num_keypoints={expected}: set model.head.num_keypoints, '
+                    f'model.head.metainfo and the datasets\' metainfo ({stage}_dataloader.'
+                    f'dataset.metainfo) to one keypoint set (e.g. the *_crowdpose-* configs for '
+                    f'14-keypoint CrowdPose; docs/custom_keypoints.md)')
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_dataloader, 'train')

@@ -12,7 +12,7 @@ The functions here compare the tensors a model needs with those a checkpoint hol
   ``ema_state_dict`` (the EMA weights are the checkpoint's ``state_dict``, see MMEngine's
   ``EMAHook``).
 * :func:`plan_finetune_load` (training's ``load_from``): every tensor that fits is loaded;
-  the keypoint output layers start fresh when the keypoint count K differs, and so may the
+  the keypoint branch starts fresh when the keypoint count K differs, and so may the
   training-only one-to-many head when the checkpoint lacks it; anything else missing or
   mis-shaped is refused.
 
@@ -249,7 +249,10 @@ class FinetunePlan:
             why = (f'keypoint count {self.ckpt_k} -> {self.model_k}'
                    if self.ckpt_k and self.model_k and self.ckpt_k != self.model_k else
                    'not in the checkpoint or another shape')
-            modules = sorted({k.rsplit('.', 1)[0] for k in self.fresh})
+            k_differs = bool(self.ckpt_k and self.model_k and self.ckpt_k != self.model_k)
+            modules = sorted({_KPT_BRANCH.match(k).group(0).rstrip('.').rsplit('.', 1)[0]
+                              if k_differs and _KPT_BRANCH.match(k) else k.rsplit('.', 1)[0]
+                              for k in self.fresh})
             line += (f'; started fresh ({why}{"; " + prior_note if prior_note else ""}): '
                      + ', '.join(modules[:8]) + (f' and {len(modules) - 8} more'
                                                  if len(modules) > 8 else ''))
@@ -265,8 +268,9 @@ def plan_finetune_load(model_sd: Mapping[str, torch.Tensor],
     """Fine-tuning rules for training's ``load_from``.
 
     Every checkpoint tensor that fits is loaded. These start fresh (keep the model's
-    initialisation, e.g. the head's keypoint prior): keypoint-branch tensors whose first
-    dimension is 3K and differs only because K differs (the output layers), and
+    initialisation, e.g. the head's keypoint prior): keypoint-branch tensors whose shape
+    differs when K differs (the 3K-channel output layers, and the hidden layers, whose
+    width ``max(C // 4, 3K)`` follows K), and
     training-only one-to-many head tensors the checkpoint lacks. Anything else missing
     or mis-shaped (another scale, another model) raises a one-line
     :class:`CheckpointMismatchError`, unless ``allow_partial``.
@@ -276,15 +280,17 @@ def plan_finetune_load(model_sd: Mapping[str, torch.Tensor],
     fit = compare_state_dicts(model_sd, ckpt_sd, inference_only=False)
     fresh, refused = [], CheckpointFit(unused=fit.unused)
     for k, ckpt_shape, model_shape in fit.mismatched:
-        k_dependent = (k_differs and _KPT_BRANCH.match(k) and
-                       model_shape[0] == 3 * model_k and ckpt_shape[0] == 3 * ckpt_k and
-                       model_shape[1:] == ckpt_shape[1:])
+        # the whole keypoint branch follows K: its output layer has 3K channels and its
+        # hidden width is max(C // 4, 3K)
+        k_dependent = bool(k_differs and _KPT_BRANCH.match(k))
         if k_dependent:
             fresh.append(k)
         else:
             refused.mismatched.append((k, ckpt_shape, model_shape))
     for k in fit.missing:
         (fresh if k.startswith(TRAINING_ONLY_PREFIXES) else refused.missing).append(k)
+    if k_differs:  # the whole branch restarts, its same-shaped BN counters included
+        fresh += [k for k in model_sd if _KPT_BRANCH.match(k) and k not in fresh]
     if not refused.ok:
         refused.cause = likely_cause(model_sd, ckpt_sd, refused)
         if not allow_partial:

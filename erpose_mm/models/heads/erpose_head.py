@@ -490,8 +490,10 @@ class ERPoseHead(BaseHead):
                 raise ValueError(
                     f"ERPoseHead: image {ds.metainfo.get('img_path', '?')} has annotations with "
                     f'{k} keypoints per person but the model predicts num_keypoints={K}; set '
-                    f'model.head.num_keypoints and the dataset metainfo to the same keypoint '
-                    f'set (e.g. the *_crowdpose-* configs for 14 keypoints)')
+                    f'model.head.num_keypoints, model.head.metainfo and the datasets\' '
+                    f'metainfo (train_dataloader.dataset.metainfo, ...) to one keypoint set '
+                    f'(e.g. the *_crowdpose-* configs for 14 keypoints; '
+                    f'docs/custom_keypoints.md)')
         B, G, total = len(gts), max(counts, default=0), sum(counts)
         use_areas = self.oks_scale == 'area' and all('areas' in gt for gt, n in zip(gts, counts) if n)
 

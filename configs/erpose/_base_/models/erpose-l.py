@@ -8,4 +8,4 @@ model = dict(
                   max_channels=max_channels),
     neck=dict(in_channels=[256, 512, 512], deepen_factor=deepen_factor,
               widen_factor=widen_factor, max_channels=max_channels),
-    head=dict(in_channels=[256, 512, 512], kpt_channels=64, conf_channels=256))
+    head=dict(in_channels=[256, 512, 512], conf_channels=256))

@@ -8,4 +8,4 @@ model = dict(
                   max_channels=max_channels),
     neck=dict(in_channels=[192, 384, 576], deepen_factor=deepen_factor,
               widen_factor=widen_factor, max_channels=max_channels),
-    head=dict(in_channels=[192, 384, 576], kpt_channels=51, conf_channels=192))
+    head=dict(in_channels=[192, 384, 576], conf_channels=192))

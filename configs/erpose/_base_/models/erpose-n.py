@@ -6,5 +6,4 @@ model = dict(
     backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
     neck=dict(in_channels=[64, 128, 256], deepen_factor=deepen_factor,
               widen_factor=widen_factor),
-    head=dict(in_channels=[128, 256], featmap_strides=[16, 32],
-              kpt_channels=51, conf_channels=64))
+    head=dict(in_channels=[128, 256], featmap_strides=[16, 32], conf_channels=64))
