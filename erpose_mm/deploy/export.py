@@ -217,7 +217,7 @@ def _calibration_batch(images, size: int, g: torch.Generator) -> torch.Tensor:
     if images:
         import cv2
         import numpy as np
-        from .onnx_runner import bottomup_resize_params, read_image, warp_matrix
+        from .image_io import bottomup_resize_params, read_image, warp_matrix
         arrs = []
         for path in images:
             img = read_image(str(path))
