@@ -1,11 +1,8 @@
 """ER-Pose head: box-free, keypoint-driven, dual-assignment (MAH + SAH), NMS-free decode."""
-import copy
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -14,72 +11,12 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS, TASK_UTILS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 
-from ..layers import ConvBNAct, DWConvBNAct, fuse_conv_bn
+from ..layers import fuse_conv_bn
 from ...structures import (DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings,
                            keypoints_to_bboxes, oks_nms)
+from .erpose_branches import ERPoseBranches
 from .keypoint_prior import keypoint_offset_prior
-
-
-def _as_tensor(x, device) -> Tensor:
-    """A data sample field (tensor or array) as a float32 tensor on ``device`` (no op when it
-    already is one)."""
-    t = x if isinstance(x, Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-    if t.dtype != torch.float32 or t.device != torch.device(device):
-        t = t.to(device=device, dtype=torch.float32)
-    return t
-
-
-class ERPoseBranches(nn.Module):
-    """One set of per-level prediction branches (used twice: one-to-many and one-to-one).
-
-    Per level and grid cell it predicts a person confidence logit (1), keypoint offsets
-    (2K, relative to the cell centre, in stride units) and keypoint visibility logits (K),
-    plus 4 box distances when ``with_bbox`` (box-driven ablation only).
-
-    The confidence branch uses depthwise-separable convs (as YOLOv10's classification
-    branch); keypoint regression keeps standard 3x3 convs (paper Fig. 3).
-
-    ``kpt_prior`` (K, 2), optional: initial keypoint offsets (bias of the output layer), in
-    the offset units of :meth:`ERPoseHead.decode`; see :func:`keypoint_offset_prior`.
-
-    Shapes: list of (B, C_l, H_l, W_l) -> tuple of lists with (B, 1, H_l, W_l),
-    (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or None.
-    """
-
-    def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
-                 conf_channels: int, strides: Sequence[int], with_bbox: bool = False,
-                 bbox_channels: int = 64, kpt_prior: Optional[np.ndarray] = None) -> None:
-        super().__init__()
-        K = num_keypoints
-        self.conf = nn.ModuleList(
-            nn.Sequential(DWConvBNAct(c, c, 3), ConvBNAct(c, conf_channels, 1),
-                          DWConvBNAct(conf_channels, conf_channels, 3),
-                          ConvBNAct(conf_channels, conf_channels, 1),
-                          nn.Conv2d(conf_channels, 1, 1)) for c in in_channels)
-        self.kpt = nn.ModuleList(
-            nn.Sequential(ConvBNAct(c, kpt_channels, 3), ConvBNAct(kpt_channels, kpt_channels, 3),
-                          nn.Conv2d(kpt_channels, 3 * K, 1)) for c in in_channels)
-        self.bbox = nn.ModuleList(
-            nn.Sequential(ConvBNAct(c, bbox_channels, 3), ConvBNAct(bbox_channels, bbox_channels, 3),
-                          nn.Conv2d(bbox_channels, 4, 1)) for c in in_channels) if with_bbox else None
-        for seq, s in zip(self.conf, strides):
-            # YOLOv8 prior: ~5 people per 640x640 image at this level
-            nn.init.constant_(seq[-1].bias, math.log(5 / (640 / s) ** 2))
-        for seq in self.kpt:
-            nn.init.normal_(seq[-1].weight, std=0.01)
-            nn.init.zeros_(seq[-1].bias)
-            if kpt_prior is not None:
-                # offsets start at a mean pose instead of the cell centre (offset channels
-                # are x0, y0, x1, y1, ...; visibility logits stay at 0)
-                with torch.no_grad():
-                    seq[-1].bias[:2 * K].copy_(torch.as_tensor(kpt_prior, dtype=torch.float32)
-                                               .reshape(-1))
-
-    def forward(self, feats: Sequence[Tensor]):
-        confs = [m(x) for m, x in zip(self.conf, feats)]
-        kpts = [m(x) for m, x in zip(self.kpt, feats)]
-        bboxes = [m(x) for m, x in zip(self.bbox, feats)] if self.bbox is not None else None
-        return confs, kpts, bboxes
+from .targets import pad_targets
 
 
 @MODELS.register_module()
@@ -470,63 +407,8 @@ class ERPoseHead(BaseHead):
         return losses
 
     def batch_targets(self, batch_data_samples: OptSampleList, device) -> Dict[str, Tensor]:
-        """The people of a batch, padded to the largest count G.
-
-        Each field is concatenated over the images in one op and scattered into its padded
-        tensor in one more, so the number of dispatched ops does not grow with the batch (and
-        nothing is copied to the host: on a GPU the targets stay where the data preprocessor
-        put them).
-
-        Returns ``keypoints`` (B, G, K, 2), ``keypoints_visible`` (B, G, K), ``bboxes``
-        (B, G, 4) xyxy, ``areas`` (B, G) (the OKS scale ``s^2``, see ``oks_scale``) and
-        ``mask`` (B, G) bool (a real person, not padding).
-        """
-        K = self.num_keypoints
-        gts = [ds.gt_instance_labels for ds in batch_data_samples]
-        counts = [len(gt) for gt in gts]
-        for ds, gt, n in zip(batch_data_samples, gts, counts):
-            k = gt.keypoints.shape[-2] if n else K
-            if k != K:
-                raise ValueError(
-                    f"ERPoseHead: image {ds.metainfo.get('img_path', '?')} has annotations with "
-                    f'{k} keypoints per person but the model predicts num_keypoints={K}; set '
-                    f'model.head.num_keypoints, model.head.metainfo and the datasets\' '
-                    f'metainfo (train_dataloader.dataset.metainfo, ...) to one keypoint set '
-                    f'(e.g. the *_crowdpose-* configs for 14 keypoints; '
-                    f'docs/custom_keypoints.md)')
-        B, G, total = len(gts), max(counts, default=0), sum(counts)
-        use_areas = self.oks_scale == 'area' and all('areas' in gt for gt, n in zip(gts, counts) if n)
-
-        def cat(name: str, shape: Tuple[int, ...]) -> Tensor:
-            parts = [_as_tensor(gt.get(name), device) for gt, n in zip(gts, counts) if n]
-            if not parts:
-                return torch.zeros((0,) + tuple(max(d, 1) for d in shape), device=device)
-            return torch.cat(parts).reshape((total,) + shape)
-
-        kpts = cat('keypoints', (K, 2))
-        vis = cat('keypoints_visible', (K, -1))[..., 0]
-        boxes = cat('bboxes', (4,))
-        wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0)
-        if self.oks_scale == 'bbox':
-            areas = wh.prod(-1)
-        elif use_areas:
-            areas = cat('areas', ())
-        else:
-            areas = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
-        # where each person goes in the padded (B, G) layout (host arithmetic on counts)
-        img = np.repeat(np.arange(B), counts)
-        slot = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        index = torch.from_numpy(img * G + slot).to(device)
-
-        def pad(t: Tensor) -> Tensor:
-            out = t.new_zeros((B * G,) + t.shape[1:])
-            out[index] = t
-            return out.reshape((B, G) + t.shape[1:])
-
-        mask = torch.zeros(B * G, dtype=torch.bool, device=device)
-        mask[index] = True
-        return dict(keypoints=pad(kpts), keypoints_visible=pad(vis), bboxes=pad(boxes),
-                    areas=pad(areas), mask=mask.reshape(B, G))
+        """The people of a batch, padded to the largest count G: see :func:`pad_targets`."""
+        return pad_targets(batch_data_samples, self.num_keypoints, self.oks_scale, device)
 
     def assign(self, outs: Dict[str, Tensor], gt: Dict[str, Tensor],
                assigner) -> Dict[str, Tensor]:

@@ -1,0 +1,63 @@
+"""ER-Pose's per-level prediction branches: the layers of a head (MAH and SAH are two of these)."""
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..layers import ConvBNAct, DWConvBNAct
+
+
+class ERPoseBranches(nn.Module):
+    """One set of per-level prediction branches (used twice: one-to-many and one-to-one).
+
+    Per level and grid cell it predicts a person confidence logit (1), keypoint offsets
+    (2K, relative to the cell centre, in stride units) and keypoint visibility logits (K),
+    plus 4 box distances when ``with_bbox`` (box-driven ablation only).
+
+    The confidence branch uses depthwise-separable convs (as YOLOv10's classification
+    branch); keypoint regression keeps standard 3x3 convs (paper Fig. 3).
+
+    ``kpt_prior`` (K, 2), optional: initial keypoint offsets (bias of the output layer), in
+    the offset units of :meth:`ERPoseHead.decode`; see :func:`keypoint_offset_prior`.
+
+    Shapes: list of (B, C_l, H_l, W_l) -> tuple of lists with (B, 1, H_l, W_l),
+    (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or None.
+    """
+
+    def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
+                 conf_channels: int, strides: Sequence[int], with_bbox: bool = False,
+                 bbox_channels: int = 64, kpt_prior: Optional[np.ndarray] = None) -> None:
+        super().__init__()
+        K = num_keypoints
+        self.conf = nn.ModuleList(
+            nn.Sequential(DWConvBNAct(c, c, 3), ConvBNAct(c, conf_channels, 1),
+                          DWConvBNAct(conf_channels, conf_channels, 3),
+                          ConvBNAct(conf_channels, conf_channels, 1),
+                          nn.Conv2d(conf_channels, 1, 1)) for c in in_channels)
+        self.kpt = nn.ModuleList(
+            nn.Sequential(ConvBNAct(c, kpt_channels, 3), ConvBNAct(kpt_channels, kpt_channels, 3),
+                          nn.Conv2d(kpt_channels, 3 * K, 1)) for c in in_channels)
+        self.bbox = nn.ModuleList(
+            nn.Sequential(ConvBNAct(c, bbox_channels, 3), ConvBNAct(bbox_channels, bbox_channels, 3),
+                          nn.Conv2d(bbox_channels, 4, 1)) for c in in_channels) if with_bbox else None
+        for seq, s in zip(self.conf, strides):
+            # YOLOv8 prior: ~5 people per 640x640 image at this level
+            nn.init.constant_(seq[-1].bias, math.log(5 / (640 / s) ** 2))
+        for seq in self.kpt:
+            nn.init.normal_(seq[-1].weight, std=0.01)
+            nn.init.zeros_(seq[-1].bias)
+            if kpt_prior is not None:
+                # offsets start at a mean pose instead of the cell centre (offset channels
+                # are x0, y0, x1, y1, ...; visibility logits stay at 0)
+                with torch.no_grad():
+                    seq[-1].bias[:2 * K].copy_(torch.as_tensor(kpt_prior, dtype=torch.float32)
+                                               .reshape(-1))
+
+    def forward(self, feats: Sequence[Tensor]):
+        confs = [m(x) for m, x in zip(self.conf, feats)]
+        kpts = [m(x) for m, x in zip(self.kpt, feats)]
+        bboxes = [m(x) for m, x in zip(self.bbox, feats)] if self.bbox is not None else None
+        return confs, kpts, bboxes
