@@ -23,10 +23,12 @@ def write_png_bomb(path: str) -> None:
                 chunk(b'IDAT', zlib.compress(b'\0' * 100)) + chunk(b'IEND', b''))
 
 
-def make_bad_inputs(d):
-    """Fill the pathlib folder ``d`` with broken, odd-format and extreme inputs."""
+def make_bad_inputs(d, demo_img: str = None):
+    """Fill the pathlib folder ``d`` with broken, odd-format and extreme inputs derived from
+    the image ``demo_img`` (default: the ../shared demo photo)."""
+    demo_img = demo_img or DEMO_IMG
     d.mkdir(exist_ok=True)
-    src = open(DEMO_IMG, 'rb').read()
+    src = open(demo_img, 'rb').read()
     (d / 'truncated.jpg').write_bytes(src[:300])
     (d / 'corrupt.jpg').write_bytes(bytes(range(256)) * 8)
     (d / 'notes.txt').write_text('not an image')
@@ -35,7 +37,7 @@ def make_bad_inputs(d):
     (d / 'garbage.mp4').write_bytes(bytes(range(256)) * 20)
     write_png_bomb(str(d / 'bomb.png'))
     (d / 'empty_dir').mkdir()
-    img = cv2.imread(DEMO_IMG)
+    img = cv2.imread(demo_img)
     cv2.imwrite(str(d / 'bgr.png'), img)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     cv2.imwrite(str(d / 'gray.png'), gray)

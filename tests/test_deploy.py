@@ -20,7 +20,6 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import bad_inputs as bad_input_files  # noqa: E402
 from bad_inputs import make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401
 from erpose_mm.deploy.export import (build_model, export_onnx,  # noqa: E402
@@ -328,10 +327,7 @@ def test_runner_preprocess_matches_mmpose(model_n, onnx_n320, demo_images):
 
 @pytest.fixture(scope='module')
 def bad_inputs(work, demo_images):
-    # make_bad_inputs derives its files from bad_inputs.DEMO_IMG: the demo image in use
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bad_input_files, 'DEMO_IMG', demo_images.img)
-        return make_bad_inputs(work / 'bad')
+    return make_bad_inputs(work / 'bad', demo_images.img)
 
 
 @pytest.mark.parametrize('name,msg', [

@@ -15,15 +15,12 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bad_inputs import DEMO, DEMO_IMG, make_bad_inputs  # noqa: E402
+from bad_inputs import make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401  (before mmpose.apis: torchvision stub, registration)
 from erpose_mm.deploy import onnx_runner  # noqa: E402
 from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
 
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
-if not osp.isdir(DEMO):
-    pytest.skip('../shared/data/demo is not available', allow_module_level=True)
-DEMO_IMGS = sorted(osp.join(DEMO, f) for f in os.listdir(DEMO))
 THR = 0.3
 
 
@@ -45,9 +42,10 @@ def work(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def ckpt(work):
+def ckpt(work, demo_images):
     # random weights calibrated on the demo images: distinct, unsaturated scores there
-    return make_random_checkpoint(CFG_N, str(work / 'n.pth'), seed=0, calib_images=DEMO_IMGS,
+    return make_random_checkpoint(CFG_N, str(work / 'n.pth'), seed=0,
+                                  calib_images=demo_images.imgs,
                                   calib_sizes=(320, ))
 
 
@@ -78,10 +76,10 @@ def check_people(people, img_w, img_h, thr=THR):
         np.testing.assert_allclose([x2, y2], np.clip(k.max(0), 0, [img_w, img_h]), atol=1e-3)
 
 
-def test_inferencer_image(inferencer, work):
+def test_inferencer_image(inferencer, work, demo_images):
     out = work / 'img'
-    preds = run(inferencer, DEMO_IMG, out_dir=str(out), draw_bbox=True)
-    img = cv2.imread(DEMO_IMG)
+    preds = run(inferencer, demo_images.img, out_dir=str(out), draw_bbox=True)
+    img = cv2.imread(demo_images.img)
     check_people(preds[0], img.shape[1], img.shape[0])
     vis = cv2.imread(str(out / 'visualizations' / 'human-pose.jpeg'))
     assert vis is not None and vis.shape == img.shape and np.abs(vis.astype(int) - img).max() > 0
@@ -90,11 +88,11 @@ def test_inferencer_image(inferencer, work):
     check_people(js, img.shape[1], img.shape[0])
 
 
-def test_inferencer_folder(inferencer, work):
+def test_inferencer_folder(inferencer, work, demo_images):
     folder = work / 'folder'
     folder.mkdir()
-    for f in ('demo_mp4_frame000.jpg', 'human-pose.jpeg'):
-        shutil.copy(osp.join(DEMO, f), folder / f)
+    for f in (demo_images.frame, demo_images.img):
+        shutil.copy(f, folder / osp.basename(f))
     out = work / 'folder_out'
     preds = run(inferencer, str(folder), out_dir=str(out))
     assert len(preds) == 2
@@ -106,9 +104,9 @@ def test_inferencer_folder(inferencer, work):
 
 
 @pytest.fixture(scope='module')
-def tiny_video(work):
+def tiny_video(work, demo_images):
     path = str(work / 'tiny.mp4')
-    frame = cv2.resize(cv2.imread(osp.join(DEMO, 'demo_mp4_frame000.jpg')), (320, 180))
+    frame = cv2.resize(cv2.imread(demo_images.frame), (320, 180))
     vw = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 5, (320, 180))
     assert vw.isOpened()
     for i in range(3):
@@ -133,14 +131,14 @@ def test_inferencer_video(inferencer, work, tiny_video):
         check_people(f['instances'], 320, 180)
 
 
-def test_onnx_runner_matches_inferencer(inferencer, ckpt, work):
+def test_onnx_runner_matches_inferencer(inferencer, ckpt, work, demo_images):
     """Same checkpoint exported (plain path, static 640): the torch-free runner gives the
     inferencer's poses on the demo images."""
     path = export_onnx(CFG_N, ckpt, str(work / 'n640.onnx'), input_size=(640, 640),
                        score_thr=0.01, max_per_img=100)
     runner = onnx_runner.ERPoseONNX(path, score_thr=THR)
     worst_k = worst_b = worst_s = 0.0
-    for img in DEMO_IMGS:
+    for img in demo_images.imgs:
         ref = run(inferencer, img)[0]
         got = runner(img)
         assert len(ref) >= 3 and abs(len(got) - len(ref)) <= 1, (img, len(got), len(ref))
@@ -158,8 +156,8 @@ def test_onnx_runner_matches_inferencer(inferencer, ckpt, work):
 
 # ----------------------------------------------------------------------------- bad input
 @pytest.fixture(scope='module')
-def bad(work):
-    return make_bad_inputs(work / 'bad')
+def bad(work, demo_images):
+    return make_bad_inputs(work / 'bad', demo_images.img)
 
 
 @pytest.mark.parametrize('name,msg', [
@@ -181,8 +179,8 @@ def test_infer_cli_bad_input(name, msg, bad, ckpt, capsys):
     assert 'Traceback' not in err
 
 
-def test_infer_cli_missing_checkpoint(bad, capsys):
-    rc = infer_tool.main([CFG_N, str(bad / 'nope.pth'), DEMO_IMG])
+def test_infer_cli_missing_checkpoint(bad, capsys, demo_images):
+    rc = infer_tool.main([CFG_N, str(bad / 'nope.pth'), demo_images.img])
     err = capsys.readouterr().err
     assert rc == 2 and 'nope.pth' in err
 
