@@ -1,7 +1,4 @@
 # ER-Pose-n, CrowdPose (14 keypoints), 640x640.
 _base_ = ['./_base_/default_runtime.py', './_base_/models/erpose-n.py',
           './_base_/datasets/crowdpose.py']
-num_keypoints = 14
-metainfo = 'configs/_base_/datasets/crowdpose.py'
-model = dict(head=dict(num_keypoints=num_keypoints, metainfo=metainfo))
-default_hooks = dict(checkpoint=dict(save_best='crowdpose/AP'))
+model = dict(head=dict(num_keypoints=14, metainfo='configs/_base_/datasets/crowdpose.py'))

@@ -33,8 +33,9 @@ param_scheduler = [
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
+    # save_best 'auto': the evaluator's first metric, coco/AP or crowdpose/AP
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
-                    save_best='coco/AP', rule='greater'))
+                    save_best='auto', rule='greater'))
 
 custom_hooks = [
     # drop Mosaic for the last epochs: switches to the config's `train_pipeline_stage2`

@@ -2,8 +2,6 @@
 deepen_factor = 0.33
 widen_factor = 0.5
 max_channels = 1024
-num_keypoints = 17
-metainfo = 'configs/_base_/datasets/coco.py'
 
 model = dict(
     type='BottomupPoseEstimator',
@@ -17,12 +15,12 @@ model = dict(
               max_channels=max_channels),
     head=dict(
         type='ERPoseHead',
-        num_keypoints=num_keypoints,
+        num_keypoints=17,
         in_channels=[128, 256, 512],
         featmap_strides=[8, 16, 32],
         kpt_channels=None,         # YOLOv8-pose rule max(C_P3 // 4, 3K): follows K (51 for 17)
         conf_channels=128,         # YOLOv10 rule: C_P3
-        metainfo=metainfo,
+        metainfo='configs/_base_/datasets/coco.py',  # keypoint names and OKS sigmas
         with_one2many=True,
         detach_one2one=True,       # the SAH trains on detached features (YOLOv10)
         share_regression=False,    # the SAH is a full copy of the MAH (paper layout, docs/design.md)
