@@ -23,6 +23,40 @@ def write_png_bomb(path: str) -> None:
                 chunk(b'IDAT', zlib.compress(b'\0' * 100)) + chunk(b'IEND', b''))
 
 
+#: (file in make_bad_inputs' folder, what the one-line error must say) for every inference tool
+BAD_INPUT_CASES = [
+    ('missing.jpg', 'not found'),
+    ('missing.mp4', 'video not found'),
+    ('truncated.jpg', 'cannot decode'),
+    ('corrupt.jpg', 'cannot decode'),
+    ('text_named.jpg', 'cannot decode'),
+    ('notes.txt', 'cannot decode'),
+    ('zero.png', 'empty file'),
+    ('bomb.png', 'cannot decode'),
+    ('garbage.mp4', 'cannot open video'),
+    ('empty_dir', 'no image files'),
+]
+
+
+def run_onnx_tool_without_torch(argv, timeout: int = 300) -> None:
+    """Run tools/onnx_infer.py with ``argv`` in a fresh interpreter and assert it succeeds
+    without importing torch, MMPose, MMEngine, mmcv or erpose_mm."""
+    import subprocess
+    import sys
+    code = ('import runpy, sys\n'
+            f"sys.argv = ['onnx_infer.py'] + {list(argv)!r}\n"
+            'try:\n'
+            f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
+            'except SystemExit as e:\n'
+            '    assert not e.code, e.code\n'
+            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv', 'erpose_mm') "
+            'if m in sys.modules]\n'
+            "assert not bad, bad\nprint('ok')\n")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       timeout=timeout)
+    assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
+
+
 def make_bad_inputs(d, demo_img: str = None):
     """Fill the pathlib folder ``d`` with broken, odd-format and extreme inputs derived from
     the image ``demo_img`` (default: the ../shared demo photo)."""

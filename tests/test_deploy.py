@@ -20,7 +20,8 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bad_inputs import make_bad_inputs  # noqa: E402
+from bad_inputs import (BAD_INPUT_CASES, make_bad_inputs,  # noqa: E402
+                        run_onnx_tool_without_torch)
 import erpose_mm  # noqa: E402,F401
 from erpose_mm.deploy.export import (build_model, export_onnx,  # noqa: E402
                                      make_random_checkpoint)
@@ -276,18 +277,8 @@ def test_import_is_lazy_and_hook_registers_rewriters():
 # ----------------------------------------------------------------------------- runner
 def test_runner_cli_without_torch(work, onnx_n320, demo_images):
     out = work / 'runner_out'
-    code = ('import runpy, sys\n'
-            f"sys.argv = ['onnx_infer.py', {onnx_n320!r}, {demo_images.dir!r},"
-            f" '--out-dir', {str(out)!r}, '--score-thr', '0.5']\n"
-            'try:\n'
-            f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
-            'except SystemExit as e:\n'
-            '    assert not e.code, e.code\n'
-            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv', 'erpose_mm') "
-            'if m in sys.modules]\n'
-            "assert not bad, bad\nprint('ok')\n")
-    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
+    run_onnx_tool_without_torch([onnx_n320, demo_images.dir, '--out-dir', str(out),
+                                 '--score-thr', '0.5'])
     names = sorted(os.listdir(demo_images.dir))
     for n in names:
         # outputs keep the input's file name (a.jpg and a.png do not collide)
@@ -330,18 +321,7 @@ def bad_inputs(work, demo_images):
     return make_bad_inputs(work / 'bad', demo_images.img)
 
 
-@pytest.mark.parametrize('name,msg', [
-    ('missing.jpg', 'file not found'),
-    ('missing.mp4', 'video not found'),
-    ('truncated.jpg', 'cannot decode'),
-    ('corrupt.jpg', 'cannot decode'),
-    ('text_named.jpg', 'cannot decode'),
-    ('notes.txt', 'cannot decode'),
-    ('zero.png', 'empty file'),
-    ('bomb.png', 'cannot decode'),
-    ('garbage.mp4', 'cannot open video'),
-    ('empty_dir', 'no image files'),
-])
+@pytest.mark.parametrize('name,msg', BAD_INPUT_CASES)
 def test_runner_cli_bad_input(name, msg, bad_inputs, onnx_n320, capsys):
     path = str(bad_inputs / name)
     rc = runner_mod.main([onnx_n320, path, '--out-dir', str(bad_inputs / 'out')])

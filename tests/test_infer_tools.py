@@ -20,6 +20,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import erpose_mm  # noqa: E402,F401
+from bad_inputs import run_onnx_tool_without_torch  # noqa: E402
 from erpose_mm.apis import inference_runner as loop_mod  # noqa: E402
 from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
 from erpose_mm.deploy.onnx_runner import track_color  # noqa: E402
@@ -503,18 +504,7 @@ def test_python_one_liner_without_path_tricks(onnx_dyn, images, tmp_path):
 
 def test_onnx_tool_video_track_without_torch(onnx_dyn, video, work):
     out = work / 'notorch'
-    code = ('import runpy, sys\n'
-            f"sys.argv = ['onnx_infer.py', {onnx_dyn!r}, {video!r}, '--out-dir', "
-            f"{str(out)!r}, '--track', '--batch-size', '2']\n"
-            'try:\n'
-            f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
-            'except SystemExit as e:\n'
-            '    assert not e.code, e.code\n'
-            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv', 'erpose_mm') "
-            'if m in sys.modules]\n'
-            "assert not bad, bad\nprint('ok')\n")
-    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                       timeout=300)
-    assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
+    run_onnx_tool_without_torch([onnx_dyn, video, '--out-dir', str(out), '--track',
+                                 '--batch-size', '2'])
     frames = read_json(out / 'predictions' / 'walk.avi.json')
     assert len(frames) == 10 and any(f['instances'] for f in frames)

@@ -15,7 +15,7 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bad_inputs import make_bad_inputs  # noqa: E402
+from bad_inputs import BAD_INPUT_CASES, make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401  (before mmpose.apis: torchvision stub, registration)
 from erpose_mm.deploy import onnx_runner  # noqa: E402
 from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
@@ -160,17 +160,7 @@ def bad(work, demo_images):
     return make_bad_inputs(work / 'bad', demo_images.img)
 
 
-@pytest.mark.parametrize('name,msg', [
-    ('missing.jpg', 'not found'),
-    ('missing.mp4', 'video not found'),
-    ('corrupt.jpg', 'cannot decode'),
-    ('text_named.jpg', 'cannot decode'),
-    ('notes.txt', 'cannot decode'),
-    ('zero.png', 'empty file'),
-    ('bomb.png', 'cannot decode'),
-    ('garbage.mp4', 'cannot open video'),
-    ('empty_dir', 'no image files'),
-])
+@pytest.mark.parametrize('name,msg', BAD_INPUT_CASES)
 def test_infer_cli_bad_input(name, msg, bad, ckpt, capsys):
     path = str(bad / name)
     rc = infer_tool.main([CFG_N, ckpt, path, '--out-dir', str(bad / 'out')])
