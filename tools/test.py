@@ -9,7 +9,6 @@ keypoint count or model; a backbone-only checkpoint) is refused with one line, e
 status 1, before anything is evaluated (``erpose_mm/utils/checkpoint_fit.py``).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -18,7 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import erpose_mm  # noqa: E402,F401
 from erpose_mm import compat  # noqa: E402
 from erpose_mm.utils.checkpoint_fit import exit_if_checkpoint_unfit  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
@@ -36,27 +36,16 @@ def parse_args():
     parser.add_argument('--show-dir', help='directory where painted images are saved')
     parser.add_argument('--show', action='store_true', help='display prediction results')
     parser.add_argument('--wait-time', type=float, default=1)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
     parser.add_argument('--allow-partial-checkpoint', action='store_true',
                         help='evaluate even when tensors are missing or mis-shaped (they '
                         'keep their random initialisation; a warning says which)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser)
 
 
 def merge_args(cfg: Config, args) -> Config:
-    cfg.launcher = args.launcher
+    set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.show or args.show_dir:
         cfg.default_hooks.visualization.enable = True
         cfg.default_hooks.visualization.wait_time = args.wait_time

@@ -21,7 +21,6 @@ What it adds to MMPose's tool, so that nothing passes silently:
 Refusals are one line, ``error: ...``, exit status 1.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -34,7 +33,8 @@ from erpose_mm.datasets.checks import DatasetCheckError  # noqa: E402
 from erpose_mm.engine.runner import ERPoseRunner  # noqa: E402
 from erpose_mm.engine.safe_checkpoint import ResumeError, is_complete_checkpoint  # noqa: E402
 from erpose_mm.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
 
@@ -51,11 +51,7 @@ def parse_args():
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual batch size')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config, key=value')
     parser.add_argument('--show-dir', help='directory where visualised val images are saved')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
     parser.add_argument('--max-bad-images', type=float, default=None, metavar='FRACTION',
                         help='refuse to train when more than this fraction of the training '
                         'images is missing or unreadable (default 0.05; the dataset '
@@ -63,19 +59,12 @@ def parse_args():
     parser.add_argument('--allow-partial-checkpoint', action='store_true',
                         help='load_from: load every tensor that fits and start the rest '
                         'fresh, instead of refusing a checkpoint of another scale/model')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser)
 
 
 def merge_args(cfg: Config, args) -> Config:
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
