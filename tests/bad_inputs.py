@@ -9,8 +9,6 @@ import cv2
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO = osp.join(osp.dirname(REPO), 'shared', 'data', 'demo')   # ../shared beside the repo
-DEMO_IMG = osp.join(DEMO, 'human-pose.jpeg')
 
 
 def write_png_bomb(path: str) -> None:
@@ -57,10 +55,9 @@ def run_onnx_tool_without_torch(argv, timeout: int = 300) -> None:
     assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
 
 
-def make_bad_inputs(d, demo_img: str = None):
+def make_bad_inputs(d, demo_img: str):
     """Fill the pathlib folder ``d`` with broken, odd-format and extreme inputs derived from
-    the image ``demo_img`` (default: the ../shared demo photo)."""
-    demo_img = demo_img or DEMO_IMG
+    the image ``demo_img`` (the ``demo_images`` fixture's photo)."""
     d.mkdir(exist_ok=True)
     src = open(demo_img, 'rb').read()
     (d / 'truncated.jpg').write_bytes(src[:300])

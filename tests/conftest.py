@@ -29,14 +29,6 @@ def shared_path(*parts: str):
     return None if IGNORE_SHARED or not osp.exists(path) else path
 
 
-@pytest.fixture(scope='session')
-def shared_data() -> str:
-    path = shared_path('data')
-    if path is None:
-        pytest.skip('../shared/data is not available')
-    return path
-
-
 # file name, width, height, seed of the synthetic stand-ins for ../shared/data/demo: the
 # same names and sizes (one portrait photo, two landscape video frames)
 DEMO_STAND_INS = (('human-pose.jpeg', 218, 346, 0), ('demo_mp4_frame000.jpg', 960, 540, 1),
