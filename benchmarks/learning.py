@@ -57,8 +57,11 @@ def parse_args():
                    'the run is still going')
     p.add_argument('--snapshot', help='run on this existing code snapshot (a folder under '
                    'WORK_DIR/code/) instead of taking a new one of the working tree')
-    p.add_argument('--notes', help='markdown file whose text goes into the report as its '
-                   '"Notes" section (measurements made outside the cached runs)')
+    p.add_argument('--notes', default=osp.join(ROOT, 'benchmarks', 'learning_benchmark',
+                                                'notes.md'),
+                   help='markdown file whose text goes into the report as its "Notes" section '
+                   '(measurements made outside the cached runs; default: learning_benchmark/'
+                   'notes.md; "" for none)')
     p.add_argument('--threads', type=int, default=1, help='torch / OpenMP threads per row')
     p.add_argument('--jobs', type=int, default=2, help='worker runs at once')
     p.add_argument('--bench-python', default=DEFAULT_PEERS_PYTHON,
@@ -86,7 +89,8 @@ def main() -> None:
                                                     ROWS, GROUPS, SPLITS, parse_names,
                                                     trained_name)
     from benchmarks.learning_benchmark.runner import (CODE_PATHS, Bench, code_hashes, collect,
-                                                      last_run_codes, log, plan, record_run)
+                                                      git_version, last_run_codes, log, plan,
+                                                      record_run)
     if args.list:
         for r in ROWS:
             print(f"{r['name']:18s} {r['group']:13s} {'main' if r.get('main') else '    '} "
@@ -129,6 +133,9 @@ def main() -> None:
                 raise SystemExit(f'--snapshot {code_dir}: not a complete code snapshot')
         else:
             code_dir, _ = snapshot_code(ROOT, osp.join(args.work_dir, 'code'), CODE_PATHS)
+            if not osp.isfile(osp.join(code_dir, '.git_version')):
+                with open(osp.join(code_dir, '.git_version'), 'w') as f:
+                    f.write(git_version() + '\n')
         codes = code_hashes(code_dir)  # per row kind: only what changes its training
     bench = Bench(args, b, code_dir, codes)
     if not args.doc_only:
@@ -142,7 +149,7 @@ def main() -> None:
     meta = dict(cpu=cpu, date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), codes=codes,
                 main_seeds=main_seeds, ablation_seeds=abl_seeds, quick=args.quick,
                 partial_note=args.partial_note, args=args,
-                notes=open(args.notes).read().strip() if args.notes else '')
+                notes=open(args.notes).read().strip() if args.notes and not args.quick else '')
     print(report.terminal_table(results, b))
     report.write(args.doc, results, b, meta, want, bench.cache, osp.join(args.work_dir, 'data'))
     log(f'wrote {args.doc}')

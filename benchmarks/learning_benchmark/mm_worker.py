@@ -52,7 +52,7 @@ def build_mm_cfg(spec: dict, iters_per_epoch: int):
     ``warmup_iters`` iterations, then its cosine down to its own ``eta_min`` at the last
     iteration). Peers in addition (the recipe changes ER-Pose's short-budget recipe made to
     its own 600-epoch COCO config): no Mosaic (their no-Mosaic stage-2 pipeline throughout),
-    no multi-scale batch resize, lr times ``peer_lr_factor`` (1.0: their own lr, see rows.py),
+    no multi-scale batch resize, lr times ``peer_lr_factor`` (see rows.py),
     EMA momentum/gamma of ER-Pose's recipe, random init (no download).
     """
     from mmengine.config import Config

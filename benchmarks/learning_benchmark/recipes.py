@@ -73,6 +73,17 @@ def recipe_lines(results, b: dict) -> List[str]:
             opts = ', '.join(f'`{k}={v}`' for k, v in (r.get('opts') or {}).items())
             how = "decoding of `erpose-n`'s checkpoints" if r['kind'] == 'eval' else 'trained'
             L.append(f"  * `{r['name']}` ({r.get('paper', '-')}): {r['label']}; {how}; {opts}")
+    L += ["* MMPose peers, changes common to both (the ones ER-Pose's short recipe made to its "
+          "own 600-epoch COCO config): their own stage-2 (no Mosaic) train pipeline for all "
+          "epochs; no BatchSyncRandomResize (every row sees a fixed input); their "
+          f"QuadraticWarmupLR for the same {b['warmup_iters']} iterations, then their cosine down "
+          "to their eta_min (0.0002 x peer_lr_factor) at the last iteration (YOLOX-Pose's "
+          "constant tail and RTMO's second cosine cycle dropped); their mode-switch hooks "
+          "scaled to the run (the last-epochs switch, which adds the auxiliary box loss, "
+          "for 1 epoch; RTMO's loss switch at 280/600 of the run); their ExpMomentumEMA with "
+          f"ER-Pose's momentum {b['ema_momentum']} and gamma {b['ema_gamma']} instead of "
+          "0.0002 / 2000. Every change is also recorded per run (`config_changes` in "
+          "`results.json`)."]
     for name, cfg in (('yoloxpose-tiny', YOLOXPOSE_CFG), ('rtmo-t', RTMO_CFG)):
         seeds = results.get(name) or {}
         ch = next(iter(seeds.values())).get('config_changes') if seeds else None
@@ -84,8 +95,7 @@ def recipe_lines(results, b: dict) -> List[str]:
                  'optimizer type, clip-grad and decoding kept; changed: data -> the benchmark '
                  f"data, every input size -> {b['input']}, batch {b['batch']}, epochs "
                  f"{b['epochs']}, backbone `init_cfg=None`" +
-                 ('; ' + '; '.join(ch) if ch else ' (the full list is recorded with each run)')
-                 + '.')
+                 '; ' + '; '.join(ch) + '.')
     yl = next((r for n in ('yolov8n-pose', 'yolo26n-pose') for r in (results.get(n) or {})
                .values()), None)
     args = yl.get('train_args') if yl else None

@@ -39,15 +39,15 @@ def log(*a) -> None:
 
 
 def git_version() -> str:
-    """Short git commit of the checkout, '+dirty' when tracked files differ from it (the
-    snapshot the rows run on holds those uncommitted changes)."""
+    """Short git commit of the checkout, '+dirty' when files under erpose_mm/ or configs/
+    are modified or new (the snapshot the rows run on holds those uncommitted changes)."""
     import subprocess
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     try:
         c = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, text=True,
                            capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no',
-                                '--', 'erpose_mm', 'configs'], cwd=root, text=True,
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'erpose_mm', 'configs'],
+                               cwd=root, text=True,
                                capture_output=True).stdout.strip()
         return c + ('+dirty' if dirty else '')
     except (OSError, subprocess.CalledProcessError):
@@ -95,7 +95,9 @@ class Bench:
         self.cache = ResultCache(osp.join(self.work, 'results.json'))
         self.code_dir, self.codes = code_dir, codes
         self.data_root: Optional[str] = None
-        self.git = git_version()
+        # the checkout's git version when the snapshot was taken (written next to it)
+        gv = osp.join(code_dir or '', '.git_version')
+        self.git = open(gv).read().strip() if code_dir and osp.isfile(gv) else 'unknown'
         self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ keys and specs
