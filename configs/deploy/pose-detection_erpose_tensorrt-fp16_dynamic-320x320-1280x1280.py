@@ -9,23 +9,8 @@
 #   python tools/deploy.py configs/deploy/pose-detection_erpose_tensorrt-fp16_dynamic-320x320-1280x1280.py \
 #       configs/erpose/erpose-s_coco-640.py CKPT IMG --work-dir work_dirs/erpose-s_trt16 \
 #       --device cuda:0
-_base_ = ['./pose-detection_erpose_static.py']
-
-onnx_config = dict(
-    input_shape=None,   # traced at the model config's input size (640), shapes dynamic
-    dynamic_axes={
-        'input': {
-            0: 'batch',
-            2: 'height',
-            3: 'width'
-        },
-        'dets': {
-            0: 'batch',
-        },
-        'keypoints': {
-            0: 'batch'
-        }
-    })
+# the dynamic axes (batch, height, width) of the ONNX Runtime dynamic config
+_base_ = ['./pose-detection_erpose_onnxruntime_dynamic.py']
 
 backend_config = dict(
     type='tensorrt',
