@@ -134,7 +134,8 @@ def cmd_parity(args):
             export_onnx(args.config, args.checkpoint, path, input_size=(INPUT, INPUT),
                         score_thr=0.0, fp16=half)
     x = _calibration_batch([args.image], INPUT, torch.Generator()).float()
-    model = ERPoseExportModule(build_model(args.config, args.checkpoint), 0.0, 100).eval()
+    # score_thr 0: every row compared, none turned into padding
+    model = ERPoseExportModule(build_model(args.config, args.checkpoint), score_thr=0.0).eval()
     with torch.no_grad():
         ref_d, ref_k = (t.numpy() for t in model(x))   # PyTorch CPU float32: the reference
     ref_k, ref_s = ref_k[0], ref_d[0, :, 4]
@@ -238,7 +239,7 @@ def cmd_latency(args):
             feed = {sess.get_inputs()[0].name: x}
             rows.setdefault(name, {})[f'ORT {prec}'] = median_ms(
                 lambda: sess.run(None, feed), args.warmup, args.iters)
-    model = ERPoseExportModule(build_model(args.config, ckpt), 0.01, 100)
+    model = ERPoseExportModule(build_model(args.config, ckpt))  # the export's defaults
     model = model.eval().to(args.device)
     xt = torch.from_numpy(x).to(args.device)
     for prec in ('fp32', 'fp16'):
