@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Overfit check (issue #3): train ER-Pose-n on the 4 real COCO images of
+"""Overfit check: train ER-Pose-n on the 4 real COCO images of
 ``../shared/data/coco`` and evaluate on the same images; a model and a loss that can learn
 reach COCO keypoint AP >= 0.95.
 
