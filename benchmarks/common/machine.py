@@ -14,6 +14,17 @@ def loadavg() -> float:
         return float('nan')
 
 
+def timed_steps(step, n: int) -> list:
+    """``n`` calls of ``step()`` (each returns a dict of times), each tagged with the load
+    average at its end: the measurement loop every timing benchmark runs."""
+    out = []
+    for _ in range(n):
+        r = step()
+        r['load'] = loadavg()
+        out.append(r)
+    return out
+
+
 def cpu_info() -> Dict[str, object]:
     """``{'model': str, 'cpus': int, 'flags': {flag: bool}}`` from ``lscpu`` (``/proc/cpuinfo``
     as a fallback), for the ISA flags that decide which CPU kernels torch uses."""

@@ -9,7 +9,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from benchmarks.common.machine import loadavg
+from benchmarks.common.machine import timed_steps
 from benchmarks.common.rpc import WorkerProxy
 
 INPUT = 640
@@ -63,12 +63,7 @@ class Case:
     def run(self, n: int) -> List[dict]:
         """``n`` timed iterations at this case's thread count, each with the load average."""
         set_threads(self.threads)
-        out = []
-        for _ in range(n):
-            r = self.step()
-            r['load'] = loadavg()
-            out.append(r)
-        return out
+        return timed_steps(self.step, n)
 
 
 def ort_stage_step(pre: Callable, sess, feed_name: str, post: Callable) -> Callable[[], dict]:

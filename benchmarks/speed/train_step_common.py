@@ -7,7 +7,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from benchmarks.common.machine import loadavg
+from benchmarks.common.machine import timed_steps
 
 INPUT = 640
 K = 17
@@ -97,12 +97,7 @@ class TrainStepWorker:
 
     def run(self, n: int) -> List[dict]:
         """``n`` training steps, each ``step()``'s stage times plus the load average."""
-        out = []
-        for _ in range(n):
-            r = self.step()
-            r['load'] = loadavg()
-            out.append(r)
-        return out
+        return timed_steps(self.step, n)
 
     def stats(self) -> dict:
         """Peak RSS of this worker process, RSS after setup and now (MB)."""
