@@ -131,6 +131,17 @@ def test_result_cache_survives_reload_and_returns_only_finished(tmp_path):
         ResultCache(path)
 
 
+def test_result_cache_keeps_rows_of_two_processes_sharing_the_file(tmp_path):
+    path = str(tmp_path / 'results.json')
+    first, second = ResultCache(path), ResultCache(path)  # both loaded the empty file
+    first.put('row-a', dict(status='ok', ap=0.1))
+    second.put('row-b', dict(status='ok', ap=0.2))
+    first.put('row-c', dict(status='ok', ap=0.3))
+    merged = ResultCache(path)
+    assert {k: merged.get(k)['ap'] for k in ('row-a', 'row-b', 'row-c')} == {
+        'row-a': 0.1, 'row-b': 0.2, 'row-c': 0.3}
+
+
 def test_plan_runs_every_rows_first_seed_before_second_seeds():
     runs = plan(['erpose-n', 'mah-nms', 'box-oks'], main_seeds=(0, 1, 2), ablation_seeds=(0,))
     # mah-nms is a decoding of erpose-n: no run of its own

@@ -1,5 +1,7 @@
-"""A JSON result cache keyed by what a result depends on, safe for concurrent rows and
-resumable after a kill (written atomically after every finished row)."""
+"""A JSON result cache keyed by what a result depends on, safe for concurrent rows and for
+several benchmark processes sharing one file, resumable after a kill (written atomically
+after every finished row)."""
+import fcntl
 import hashlib
 import json
 import os
@@ -37,28 +39,39 @@ def result_key(row: str, seed: int, budget: dict, code: str) -> str:
 
 
 class ResultCache:
-    """``{key: result}`` in one JSON file; ``put`` rewrites it atomically (tmp + rename)."""
+    """``{key: result}`` in one JSON file; ``put`` rewrites it atomically (tmp + rename).
+
+    ``put`` holds an exclusive lock on ``<path>.lock`` and merges the entries another process
+    wrote since this one loaded the file, so two benchmark runs on one cache keep both rows.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.lock = threading.RLock()
         self.data: Dict[str, dict] = {}
-        if osp.isfile(path):
-            with open(path) as f:
-                try:
-                    self.data = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise SystemExit(f'{path}: not valid JSON ({e}); move it away to start over')
+        self.data = self._read()
+
+    def _read(self) -> Dict[str, dict]:
+        if not osp.isfile(self.path):
+            return {}
+        with open(self.path) as f:
+            try:
+                return json.load(f)
+            except json.JSONDecodeError as e:
+                raise SystemExit(f'{self.path}: not valid JSON ({e}); move it away to start over')
 
     def get(self, key: str) -> Optional[dict]:
         r = self.data.get(key)
         return r if r and r.get('status') == 'ok' else None
 
     def put(self, key: str, value: dict) -> None:
-        with self.lock:
-            self.data[key] = value
-            os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-            tmp = self.path + '.tmp'
+        os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
+        with self.lock, open(self.path + '.lock', 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # rows other processes finished meanwhile win over this process's older copy
+            merged = {**self.data, **self._read(), key: value}
+            self.data = merged
+            tmp = f'{self.path}.{os.getpid()}.tmp'
             with open(tmp, 'w') as f:
                 json.dump(self.data, f, indent=1)
             os.replace(tmp, self.path)
