@@ -203,3 +203,38 @@ def test_coco_to_yolo_writes_labels_lists_and_yaml(tmp_path):
     assert len(lab) == 1 and lab[0].startswith('0 0.150000 0.600000 0.200000 0.800000 ')
     assert open(osp.join(yroot, 'labels', 'val', 'mixed_b.txt')).read() == ''
     assert osp.realpath(osp.join(yroot, 'images', 'train')) == osp.realpath(str(root / 'train'))
+
+
+def _fake_bench_data(root):
+    """A data root in make_data's layout: 3 mixed and 2 crowded training images."""
+    os.makedirs(osp.join(root, 'train'))
+    os.makedirs(osp.join(root, 'annotations'))
+    images, anns = [], []
+    for i, name in enumerate(['crowded_000001.jpg', 'mixed_000001.jpg', 'mixed_000002.jpg',
+                              'crowded_000002.jpg', 'mixed_000003.jpg']):
+        images.append(dict(id=10 + i, file_name=name, width=64, height=64))
+        anns.append(person(0, 0, 10, 20, [(5, 5)] * 17, image_id=10 + i, ann_id=100 + i))
+        with open(osp.join(root, 'train', name), 'wb') as f:
+            f.write(name.encode())
+    with open(osp.join(root, 'annotations', 'person_keypoints_train.json'), 'w') as f:
+        json.dump(dict(images=images, annotations=anns, categories=[]), f)
+
+
+def test_overfit_subset_is_its_own_val_set_of_one_split(tmp_path):
+    from benchmarks.learning_benchmark.overfit import overfit_budget, subset_data
+    src = str(tmp_path / 'src')
+    _fake_bench_data(src)
+    root = subset_data(src, str(tmp_path / 'sub'), 2, 'mixed')
+    tr = json.load(open(osp.join(root, 'annotations', 'person_keypoints_train.json')))
+    va = json.load(open(osp.join(root, 'annotations', 'person_keypoints_val.json')))
+    assert tr == va
+    assert [im['file_name'] for im in tr['images']] == ['mixed_000001.jpg', 'mixed_000002.jpg']
+    assert sorted(a['image_id'] for a in tr['annotations']) == [11, 12]
+    for sp in ('train', 'val'):
+        assert sorted(os.listdir(osp.join(root, sp))) == ['mixed_000001.jpg', 'mixed_000002.jpg']
+    with pytest.raises(ValueError, match='only 2 training images'):
+        subset_data(src, str(tmp_path / 'sub2'), 3, 'crowded')
+    b = overfit_budget(8, 400, 4, 40, 0.5)
+    assert (b['epochs'], b['ckpt_epochs'], b['batch']) == (200, [100, 200], 4)
+    with pytest.raises(ValueError, match='multiple of'):
+        overfit_budget(6, 400, 4, 40, 0.5)
