@@ -238,3 +238,16 @@ def test_overfit_subset_is_its_own_val_set_of_one_split(tmp_path):
     assert (b['epochs'], b['ckpt_epochs'], b['batch']) == (200, [100, 200], 4)
     with pytest.raises(ValueError, match='multiple of'):
         overfit_budget(6, 400, 4, 40, 0.5)
+
+
+def test_overfit_row_saves_only_the_evaluated_checkpoints(tmp_path):
+    from benchmarks.learning_benchmark.mm_worker import build_mm_cfg
+    from benchmarks.learning_benchmark.overfit import overfit_budget, row_spec
+    b = overfit_budget(8, 300, 4, 40, 0.5)  # 150 epochs -> evaluated at 75 and 150
+    assert b['ckpt_epochs'] == [75, 150]
+    spec = row_spec('erpose-n', 0, b, str(tmp_path) + '/', str(tmp_path / 'row'), 1)
+    cfg, _ = build_mm_cfg(spec, iters_per_epoch=2)
+    hook = cfg.default_hooks.checkpoint
+    assert hook.interval == 75 and cfg.train_cfg.max_epochs == 150
+    with pytest.raises(ValueError, match="kind 'mm'"):
+        row_spec('yolov8n-pose', 0, b, '', '', 1)

@@ -58,24 +58,34 @@ def overfit_budget(num_images: int, iters: int, batch: int, warmup: int,
     if num_images % batch:
         raise ValueError(f'--images {num_images} must be a multiple of --batch {batch}')
     epochs = max(2, iters * batch // num_images)
+    epochs += epochs % 2  # evaluated at epochs / 2 and epochs: one checkpoint interval
     return dict(FULL, input=input_size, batch=batch, epochs=epochs,
-                ckpt_epochs=sorted({epochs // 2, epochs}), warmup_iters=warmup, workers=0,
+                ckpt_epochs=[epochs // 2, epochs], warmup_iters=warmup, workers=0,
                 peer_lr_factor=peer_lr_factor)
+
+
+def row_spec(name: str, seed: int, budget: dict, data_root: str, row_dir: str,
+             threads: int) -> dict:
+    """The worker spec of one row (see ``mm_worker.run``)."""
+    row = ROW_BY_NAME.get(name)
+    if row is None or row['kind'] != 'mm':
+        raise ValueError(f'{name}: the memorisation check runs MMPose-side rows '
+                         f"(kind 'mm'); see benchmarks/learning.py --list")
+    # a checkpoint at the evaluated epochs only (the worker saves every epoch: hundreds here)
+    opts = dict(row.get('opts', {}), **{
+        'default_hooks.checkpoint.interval': budget['ckpt_epochs'][0]})
+    return dict(name=name, seed=seed, budget=budget, data_root=data_root, out_dir=row_dir,
+                threads=threads, evals={'': {}}, config=row['config'], opts=opts,
+                peer=row.get('peer', False))
 
 
 def run_row(name: str, seed: int, budget: dict, data_root: str, work: str, threads: int,
             code_dir: str, iters_per_epoch: int, log=print) -> Dict[str, object]:
     """Train and score one row; returns ``{'AP': {iteration: AP}, 'AP50': ..., 'train_s'}``."""
-    row = ROW_BY_NAME.get(name)
-    if row is None or row['kind'] != 'mm':
-        raise ValueError(f'{name}: the memorisation check runs MMPose-side rows '
-                         f"(kind 'mm'); see benchmarks/learning.py --list")
     row_dir = osp.join(work, 'rows', f'{name}_seed{seed}')
+    spec = row_spec(name, seed, budget, data_root, row_dir, threads)
     shutil.rmtree(row_dir, ignore_errors=True)
     os.makedirs(row_dir)
-    spec = dict(name=name, seed=seed, budget=budget, data_root=data_root, out_dir=row_dir,
-                threads=threads, evals={'': {}}, config=row['config'],
-                opts=row.get('opts', {}), peer=row.get('peer', False))
     spec_path = osp.join(row_dir, 'spec.json')
     with open(spec_path, 'w') as f:
         json.dump(spec, f, indent=1)
