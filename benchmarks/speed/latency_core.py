@@ -3,6 +3,7 @@
 
 Imported by both sides of ``benchmarks/latency.py``: the project venv and the peers venv
 (no project imports here)."""
+import contextlib
 import json
 import time
 from typing import Callable, List, Optional
@@ -66,19 +67,27 @@ class Case:
         return timed_steps(self.step, n)
 
 
-def ort_stage_step(pre: Callable, sess, feed_name: str, post: Callable) -> Callable[[], dict]:
-    """Wrap (pre, ORT run, post) into a timed step."""
+def stage_step(pre: Callable, run: Callable, post: Callable,
+               context: Callable = contextlib.nullcontext) -> Callable[[], dict]:
+    """Wrap (pre, model run, post) into a timed step; ``context`` (e.g.
+    ``torch.inference_mode``) is entered around all three."""
     def step():
-        c0, t0 = time.thread_time(), time.perf_counter()
-        x, meta = pre()
-        c1, t1 = time.thread_time(), time.perf_counter()
-        outs = sess.run(None, {feed_name: x})
-        c2, t2 = time.thread_time(), time.perf_counter()
-        n_cand, n_out = post(outs, meta)
-        c3, t3 = time.thread_time(), time.perf_counter()
+        with context():
+            c0, t0 = time.thread_time(), time.perf_counter()
+            x, meta = pre()
+            c1, t1 = time.thread_time(), time.perf_counter()
+            outs = run(x)
+            c2, t2 = time.thread_time(), time.perf_counter()
+            n_cand, n_out = post(outs, meta)
+            c3, t3 = time.thread_time(), time.perf_counter()
         return dict(pre=t1 - t0, model=t2 - t1, post=t3 - t2, e2e=t3 - t0, n_cand=n_cand,
                     n_out=n_out, model_cpu=c2 - c1, e2e_cpu=c3 - c0)
     return step
+
+
+def ort_stage_step(pre: Callable, sess, feed_name: str, post: Callable) -> Callable[[], dict]:
+    """Wrap (pre, ORT run, post) into a timed step."""
+    return stage_step(pre, lambda x: sess.run(None, {feed_name: x}), post)
 
 
 class RemoteCase(Case):

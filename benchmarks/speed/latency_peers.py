@@ -11,7 +11,7 @@ import numpy as np
 from benchmarks.common.rpc import serve
 from benchmarks.common.stats import med
 from benchmarks.speed.latency_core import (INPUT, Case, make_ort_session, ort_profile,
-                                           ort_stage_step, set_threads)
+                                           ort_stage_step, set_threads, stage_step)
 
 
 def _peer_yaml(name: str, tmp: str) -> str:
@@ -153,20 +153,7 @@ class PeersWorker:
     @staticmethod
     def _eager_step(net, pre, post):
         import torch
-
-        def step():
-            with torch.inference_mode():
-                c0, t0 = time.thread_time(), time.perf_counter()
-                x, shape = pre()
-                t1 = time.perf_counter()
-                c1 = time.thread_time()
-                y = net(x)
-                c2, t2 = time.thread_time(), time.perf_counter()
-                n_cand, n_out = post(y, shape)
-                c3, t3 = time.thread_time(), time.perf_counter()
-            return dict(pre=t1 - t0, model=t2 - t1, post=t3 - t2, e2e=t3 - t0, n_cand=n_cand,
-                        n_out=n_out, model_cpu=c2 - c1, e2e_cpu=c3 - c0)
-        return step
+        return stage_step(pre, net, post, context=torch.inference_mode)
 
     # ---- decode / NMS sweep
     def sweep(self, counts, iters: int, threads: int) -> dict:
