@@ -251,3 +251,25 @@ def test_overfit_row_saves_only_the_evaluated_checkpoints(tmp_path):
     assert hook.interval == 75 and cfg.train_cfg.max_epochs == 150
     with pytest.raises(ValueError, match="kind 'mm'"):
         row_spec('yolov8n-pose', 0, b, '', '', 1)
+
+
+def test_rtmo_dcc_alone_reads_labelled_people_and_trains(tmp_path):
+    from benchmarks.learning_benchmark.rtmo_dcc_alone import load_people, train_dcc
+    kp = [v for j in range(17) for v in (40 + 3 * j, 30 + 5 * j, 2)]
+    anns = [dict(id=1, image_id=1, bbox=[30, 20, 60, 100], keypoints=kp, num_keypoints=17),
+            dict(id=2, image_id=1, bbox=[0, 0, 9, 9], keypoints=[0] * 51, num_keypoints=0),
+            dict(id=3, image_id=1, bbox=[5, 5, 50, 80], keypoints=kp, num_keypoints=17,
+                 iscrowd=1),
+            dict(id=4, image_id=1, bbox=[100, 40, 50, 90],
+                 keypoints=[v + (100 if i % 3 == 0 else 0) for i, v in enumerate(kp)],
+                 num_keypoints=17)]
+    ann = tmp_path / 'a.json'
+    ann.write_text(json.dumps(dict(images=[], annotations=anns)))
+    kpts, vis, xyxy, areas = load_people(str(ann), 32)
+    assert kpts.shape == (2, 17, 2) and vis.sum() == 34  # unlabelled and crowd people left out
+    assert xyxy[1].tolist() == [100, 40, 150, 130] and areas.tolist() == [6000, 4500]
+    recs = train_dcc((kpts, vis, xyxy, areas), lr=4e-4, steps=4, every=2)
+    assert [r['step'] for r in recs] == [0, 2, 4]
+    assert all(0 <= r['oks'] <= 1 and 0 < r['peak'] <= 1 for r in recs)
+    with pytest.raises(SystemExit, match='no such annotation file'):
+        load_people(str(tmp_path / 'missing.json'), 4)
