@@ -87,6 +87,24 @@ def test_duplicates_and_missed_on_hand_made_predictions():
     assert (d1['duplicates'], d1['missed'], d1['matched']) == (2, 1, 2)
 
 
+def test_label_predictions_marks_each_prediction_and_ranks_them():
+    from benchmarks.learning_benchmark.ranking import ranking_stats
+    from benchmarks.learning_benchmark.scoring import label_predictions
+    a = person(0, 0, 80, 160, _body(0), ann_id=1)
+    b = person(200, 0, 80, 160, _body(200), ann_id=2)
+    far = dict(image_id=1, category_id=1, score=0.6, keypoints=[399.0, 399.0, 1.0] * 17)
+    preds = [_pred(a, 0.9), _pred(a, 0.7, shift=1.0), _pred(b, 0.5), far]
+    lab = label_predictions(_gt([a, b]), preds)
+    assert [(s, k) for s, k, _ in lab] == [(0.9, 'tp'), (0.7, 'dup'), (0.6, 'fp'), (0.5, 'tp')]
+    assert lab[0][2] == pytest.approx(1.0) and lab[2][2] < 0.5
+    st = ranking_stats(lab)
+    assert (st['preds'], st['tp'], st['dup'], st['fp']) == (4, 2, 1, 1)
+    # tp scores 0.9 and 0.5 against 0.7 and 0.6: 2 of the 4 pairs ordered right
+    assert st['auc'] == pytest.approx(0.5)
+    only_tp = ranking_stats(label_predictions(_gt([a, b]), [preds[0], preds[2]]))
+    assert only_tp['tp'] == 2 and np.isnan(only_tp['auc'])  # nothing to rank against
+
+
 def test_lower_scored_prediction_of_a_free_person_is_not_a_duplicate():
     a = person(0, 0, 80, 160, _body(0), ann_id=1)
     b = person(30, 0, 80, 160, _body(30), ann_id=2)   # overlapping neighbours

@@ -46,6 +46,63 @@ def score_keypoints(gt_json: str, results: List[dict], crowd: bool) -> Dict[str,
     return {k: float(max(v, 0.0)) for k, v in zip(names, ev.stats)}
 
 
+def _people(gt: dict) -> Dict[int, list]:
+    """``{image_id: [(keypoints (K, 3), area)]}`` of the people COCOeval scores (not crowd,
+    at least one labelled keypoint; area 0.53 x box area where an annotation has none)."""
+    people: Dict[int, list] = {}
+    for a in gt['annotations']:
+        k = np.asarray(a['keypoints'], float).reshape(-1, 3)
+        if a.get('iscrowd') or not (k[:, 2] > 0).any():
+            continue
+        area = a.get('area') or a['bbox'][2] * a['bbox'][3] * 0.53
+        people.setdefault(a['image_id'], []).append((k, area))
+    return people
+
+
+def _match_image(P: list, D: list, oks_thr: float):
+    """Greedy matching of one image's predictions ``D`` (descending score) to its people
+    ``P``: (kind per prediction: 'tp' / 'dup' / 'fp', OKS of each prediction with the person
+    it matched or overlaps most, number of people no prediction reaches above ``oks_thr``)."""
+    from erpose_mm.evaluation.tae import oks_matrix
+    if not P:
+        return ['fp'] * len(D), [0.0] * len(D), 0
+    if not D:
+        return [], [], len(P)
+    S = oks_matrix(np.stack([p[0][:, :2] for p in P]), np.stack([p[0][:, 2] for p in P]),
+                   np.array([p[1] for p in P], float),
+                   np.stack([np.asarray(r['keypoints'], float).reshape(-1, 3)[:, :2]
+                             for r in D]), COCO_SIGMAS)
+    taken = np.zeros(len(P), bool)
+    kinds, oks = [], []
+    for j in range(len(D)):
+        over = S[:, j] > oks_thr
+        free = over & ~taken
+        if free.any():
+            i = int(np.argmax(np.where(free, S[:, j], -1.0)))
+            taken[i] = True
+            kinds.append('tp')
+            oks.append(float(S[i, j]))
+        else:
+            kinds.append('dup' if over.any() else 'fp')
+            oks.append(float(S[:, j].max()))
+    return kinds, oks, int((S.max(axis=1) <= oks_thr).sum())
+
+
+def label_predictions(gt: dict, results: Sequence[dict], oks_thr: float = 0.5) -> List[tuple]:
+    """Every prediction as ``(score, kind, oks)``, matched per image as in
+    :func:`match_diagnostics` (all scores): kind 'tp' (matches a free person), 'dup' (only
+    an already matched one) or 'fp' (nobody)."""
+    people, preds = _people(gt), {}
+    for r in results:
+        preds.setdefault(r['image_id'], []).append(r)
+    out = []
+    for im in gt['images']:
+        D = sorted(preds.get(im['id'], []), key=lambda r: -r['score'])
+        kinds, oks, _ = _match_image(people.get(im['id'], []), D, oks_thr)
+        out += [(r['score'], k, o) for r, k, o in zip(D, kinds, oks)]
+    return out
+
+
 def match_diagnostics(gt: dict, results: Sequence[dict], score_thr: float,
                       oks_thr: float = 0.5) -> Dict[str, float]:
     """Duplicates and missed people of the predictions with ``score >= score_thr``.
@@ -65,47 +122,20 @@ def match_diagnostics(gt: dict, results: Sequence[dict], score_thr: float,
         counts ``people, preds, matched, duplicates, false_pos, missed`` and the rates
         ``dup_rate`` (duplicates per person) and ``miss_rate`` (missed / people).
     """
-    from erpose_mm.evaluation.tae import oks_matrix
-    people: Dict[int, list] = {}
-    for a in gt['annotations']:
-        k = np.asarray(a['keypoints'], float).reshape(-1, 3)
-        if a.get('iscrowd') or not (k[:, 2] > 0).any():
-            continue
-        area = a.get('area') or a['bbox'][2] * a['bbox'][3] * 0.53
-        people.setdefault(a['image_id'], []).append((k, area))
-    preds: Dict[int, list] = {}
+    people, preds = _people(gt), {}
     for r in results:
         if r['score'] >= score_thr:
             preds.setdefault(r['image_id'], []).append(r)
     c = dict(people=sum(len(v) for v in people.values()), preds=0, matched=0, duplicates=0,
              false_pos=0, missed=0)
     for im in gt['images']:
-        P = people.get(im['id'], [])
         D = sorted(preds.get(im['id'], []), key=lambda r: -r['score'])
+        kinds, _, missed = _match_image(people.get(im['id'], []), D, oks_thr)
         c['preds'] += len(D)
-        if not P:
-            c['false_pos'] += len(D)
-            continue
-        if not D:
-            c['missed'] += len(P)
-            continue
-        S = oks_matrix(np.stack([p[0][:, :2] for p in P]), np.stack([p[0][:, 2] for p in P]),
-                       np.array([p[1] for p in P], float),
-                       np.stack([np.asarray(r['keypoints'], float).reshape(-1, 3)[:, :2]
-                                 for r in D]), COCO_SIGMAS)
-        taken = np.zeros(len(P), bool)
-        for j in range(len(D)):
-            over = S[:, j] > oks_thr
-            free = over & ~taken
-            if free.any():
-                i = int(np.argmax(np.where(free, S[:, j], -1.0)))
-                taken[i] = True
-                c['matched'] += 1
-            elif over.any():
-                c['duplicates'] += 1
-            else:
-                c['false_pos'] += 1
-        c['missed'] += int((S.max(axis=1) <= oks_thr).sum())
+        c['matched'] += kinds.count('tp')
+        c['duplicates'] += kinds.count('dup')
+        c['false_pos'] += kinds.count('fp')
+        c['missed'] += missed
     n = max(1, c['people'])
     c['dup_rate'] = c['duplicates'] / n
     c['miss_rate'] = c['missed'] / n
