@@ -34,11 +34,8 @@ def ranking_stats(labels: Sequence[tuple]) -> Dict[str, float]:
     neg = np.array([s for s, k, _ in labels if k != 'tp'], float)
     if len(pos) and len(neg):
         # Mann-Whitney U: the fraction of (tp, other) pairs ordered right, ties count half
-        ranks = np.concatenate([pos, neg]).argsort(kind='stable').argsort() + 1.0
-        allv = np.concatenate([pos, neg])
-        for v in np.unique(allv):  # average ranks over ties
-            m = allv == v
-            ranks[m] = ranks[m].mean()
+        from scipy.stats import rankdata
+        ranks = rankdata(np.concatenate([pos, neg]))
         auc = (ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
     else:
         auc = float('nan')

@@ -24,8 +24,6 @@ from typing import Dict, List
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RTMO_T = 'body_2d_keypoint/rtmo/body7/rtmo-t_8xb32-600e_body7-416x416.py'
-COCO_SIGMAS = [.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87,
-               .89, .89]
 
 
 def default_ann() -> str:
@@ -63,6 +61,7 @@ def train_dcc(people, lr: float, steps: int, every: int, seed: int = 0) -> List[
     from mmpose.structures.bbox import bbox_xyxy2cs
 
     from benchmarks.learning_benchmark.mm_worker import config_path
+    from benchmarks.learning_benchmark.scoring import COCO_SIGMAS
     torch.manual_seed(seed)
     head = Config.fromfile(config_path('mmpose::' + RTMO_T)).model.head
     dcc = DCC(num_keypoints=17, **head.dcc_cfg)
@@ -72,7 +71,7 @@ def train_dcc(people, lr: float, steps: int, every: int, seed: int = 0) -> List[
     grids = ((xyxy[:, :2] + xyxy[:, 2:]) / 2 / 16).floor() * 16 + 8  # stride-16 prior
     feats = torch.nn.Parameter(torch.randn(len(kpts), head.dcc_cfg.in_channels))
     opt = torch.optim.AdamW(list(dcc.parameters()) + [feats], lr=lr, weight_decay=0.05)
-    var = (2 * torch.tensor(COCO_SIGMAS) / 10) ** 2
+    var = (2 * torch.as_tensor(COCO_SIGMAS, dtype=torch.float)) ** 2
     records = []
     dcc.train()
     for step in range(steps + 1):
