@@ -41,10 +41,12 @@ def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
                for c in cmds)
     parity = next(c for c in cmds if ' parity ' in c)
     assert '--device cuda' in parity and 'train_fp32/epoch_1.pth' in parity
+    assert '--ort-device cuda' in parity      # auto: the CUDA route installs onnxruntime-gpu
     peers = next(c for c in cmds if ' peers ' in c)
     assert 'YOLO_OFFLINE=1' in peers and sys.executable in peers
     latency = next(c for c in cmds if ' latency ' in c)
     assert 'erpose-n_coco-640.py none' in latency and f'--peers-json {work}/peers.json' in latency
+    assert '--ort-device cuda' in latency
     assert re.search(r' report --work-dir \S+ --mode cuda --out \S+/gpu_check\.md', cmds[-1])
     assert not osp.exists(work)   # a dry run creates nothing
 
@@ -52,6 +54,7 @@ def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
 @pytest.mark.parametrize('args,message', [
     (['--bogus'], 'gpu_check.sh: error: unknown argument: --bogus (see --help)'),
     (['--iters', '0'], 'gpu_check.sh: error: --iters must be a positive integer, got 0'),
+    (['--ort-device', 'gpu'], 'gpu_check.sh: error: --ort-device must be auto, cuda or cpu, got gpu'),
 ])
 def test_bad_arguments_are_one_line(args, message):
     res = gpu_check(*args)
@@ -87,3 +90,18 @@ def test_cpu_smoke_writes_the_report(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == (f'gpu_check.sh: error: {work}/gpu_check.md exists: pass '
                                   'another --work-dir (nothing is overwritten)')
+    # without its report, the same work dir is continued: finished training reused; a
+    # failing peers environment is a note in the report, not the end of the check
+    os.remove(osp.join(work, 'gpu_check.md'))
+    runs_before = sorted(os.listdir(osp.join(work, 'train_fp32')))
+    bad_peers = tmp_path / 'bad_python'
+    bad_peers.write_text('#!/bin/sh\necho "no ultralytics here" >&2\nexit 1\n')
+    bad_peers.chmod(0o755)
+    res = gpu_check('--cpu-smoke', '--work-dir', work, '--peers-python', str(bad_peers))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert f'train fp32: done before ({work}/train_fp32.json), reused' in res.stdout
+    assert sorted(os.listdir(osp.join(work, 'train_fp32'))) == runs_before   # not trained again
+    with open(osp.join(work, 'gpu_check.md')) as f:
+        md = f.read()
+    assert '## Notes' in md and f'- peers step failed with {bad_peers}' in md
+    assert '| ORT fp32 (cpu) |' in md and 'Peers not timed' in md

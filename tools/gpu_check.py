@@ -140,9 +140,10 @@ def cmd_parity(args):
         ref_d, ref_k = (t.numpy() for t in model(x))   # PyTorch CPU float32: the reference
     ref_k, ref_s = ref_k[0], ref_d[0, :, 4]
     rows = {}
+    ort_device = args.ort_device or args.device
     for name, path in (('ORT fp32', f32), ('ORT fp16', f16)):
-        d, k = ort_session(path, args.device).run(None, {'input': x.numpy()})
-        rows[f'{name} ({args.device})'] = _match(ref_k, ref_s, k[0], d[0, :, 4], args.thr)
+        d, k = ort_session(path, ort_device).run(None, {'input': x.numpy()})
+        rows[f'{name} ({ort_device})'] = _match(ref_k, ref_s, k[0], d[0, :, 4], args.thr)
     if args.device.startswith('cuda'):
         m = model.to(args.device)
         with torch.no_grad():
@@ -232,12 +233,13 @@ def cmd_latency(args):
             convert_onnx_to_fp16(info['onnx'], f16)
         files[name] = dict(fp32=info['onnx'], fp16=f16)
     x = np.random.default_rng(0).random((1, 3, INPUT, INPUT), dtype=np.float32)
+    ort_device = args.ort_device or args.device
     rows = {}
     for name, by_prec in files.items():
         for prec, path in by_prec.items():
-            sess = ort_session(path, args.device)
+            sess = ort_session(path, ort_device)
             feed = {sess.get_inputs()[0].name: x}
-            rows.setdefault(name, {})[f'ORT {prec}'] = median_ms(
+            rows.setdefault(name, {})[f'ORT {prec} ({ort_device})'] = median_ms(
                 lambda: sess.run(None, feed), args.warmup, args.iters)
     model = ERPoseExportModule(build_model(args.config, ckpt))  # the export's defaults
     model = model.eval().to(args.device)
@@ -255,12 +257,13 @@ def cmd_latency(args):
                         model(xt)
             if args.device.startswith('cuda'):
                 torch.cuda.synchronize()
-        rows['erpose-n'][f'PyTorch {prec}'] = median_ms(step, args.warmup, args.iters)
+        rows['erpose-n'][f'PyTorch {prec} ({args.device})'] = median_ms(
+            step, args.warmup, args.iters)
     for name, info in peers.items():
         for prec, ms in info['torch_ms'].items():
-            rows[name][f'PyTorch {prec}'] = ms
-    dump(dict(device=args.device, input=INPUT, iters=args.iters, warmup=args.warmup,
-              rows=rows), args.out)
+            rows[name][f'PyTorch {prec} ({args.device})'] = ms
+    dump(dict(device=args.device, ort_device=ort_device, input=INPUT, iters=args.iters,
+              warmup=args.warmup, rows=rows), args.out)
 
 
 # ----------------------------------------------------------------------------- training
@@ -347,6 +350,11 @@ def cmd_report(args):
             lines.append('Peers not timed (no Ultralytics environment: '
                          'bash benchmarks/setup_peers_env.sh, then --peers-python).')
         lines.append('')
+    notes_path = osp.join(w, 'notes.txt')
+    notes = open(notes_path).read().split('\n') if osp.isfile(notes_path) else []
+    notes = [n for n in notes if n.strip()]
+    if notes:
+        lines += ['## Notes', ''] + [f'- {n}' for n in notes] + ['']
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines))
     print('\n'.join(lines))
@@ -363,6 +371,7 @@ def parse_args(argv=None):
     pa.add_argument('image')
     pa.add_argument('--out-dir', required=True)
     pa.add_argument('--device', default='cuda')
+    pa.add_argument('--ort-device', help='ONNX Runtime device (default: --device)')
     pa.add_argument('--thr', type=float, default=0.3)
     pa.add_argument('--out')
     for name in ('peers', 'latency'):
@@ -372,6 +381,7 @@ def parse_args(argv=None):
             s.add_argument('checkpoint')
             s.add_argument('--onnx-dir', required=True)
             s.add_argument('--peers-json')
+            s.add_argument('--ort-device', help='ONNX Runtime device (default: --device)')
         else:
             s.add_argument('--out-dir', required=True)
         s.add_argument('--device', default='cuda')

@@ -15,8 +15,12 @@
 #
 #   bash tools/gpu_check.sh [--work-dir DIR] [--out FILE.md] [--cuda cu130|cu128]
 #                           [--iters 300] [--python PY] [--peers-python PY]
-#                           [--cpu-smoke] [--dry-run]
+#                           [--ort-device auto|cuda|cpu] [--cpu-smoke] [--dry-run]
 #
+# --ort-device: where ONNX Runtime runs (parity, latency). auto (default): CUDA when the
+# environment's onnxruntime has the CUDA provider, else the CPU, said in the report.
+# Rerunning into the same --work-dir (before its report exists) reuses the finished
+# training runs, the data and the exports. A failing peers step is reported, not fatal.
 # --cpu-smoke: the same steps on the CPU with the repo's environment (no install), 4
 # iterations, tiny data, few timing runs: checks the script, measures nothing useful.
 # --dry-run: print the commands of each step instead of running them.
@@ -29,6 +33,7 @@ ITERS=300
 PY=""
 PEERS_PY="$ROOT/.bench_venv/bin/python"
 MODE=cuda
+ORT_DEVICE=auto
 DRY_RUN=0
 ARGV=("$@")
 die() { echo "gpu_check.sh: error: $*" >&2; exit 2; }
@@ -40,13 +45,15 @@ while [ $# -gt 0 ]; do
     --iters) ITERS="$2"; shift 2 ;;
     --python) PY="$2"; shift 2 ;;
     --peers-python) PEERS_PY="$2"; shift 2 ;;
+    --ort-device) ORT_DEVICE="$2"; shift 2 ;;
     --cpu-smoke) MODE=cpu-smoke; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
 [[ "$ITERS" =~ ^[1-9][0-9]*$ ]] || die "--iters must be a positive integer, got $ITERS"
+case "$ORT_DEVICE" in auto|cuda|cpu) ;; *) die "--ort-device must be auto, cuda or cpu, got $ORT_DEVICE" ;; esac
 run() {
   if [ "$DRY_RUN" = "1" ]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
 }
@@ -66,6 +73,9 @@ if [ -n "$OUT" ] && [ -e "$OUT" ] && [ "$DRY_RUN" != "1" ]; then
   die "$OUT exists (nothing is overwritten)"
 fi
 run mkdir -p "$WORK"
+NOTES="$WORK/notes.txt"   # lines the report lists under "Notes"
+note() { echo "[gpu_check] note: $*"; [ "$DRY_RUN" = "1" ] || echo "$*" >> "$NOTES"; }
+[ "$DRY_RUN" = "1" ] || : > "$NOTES"
 
 # 1. environment
 if [ -z "$PY" ]; then
@@ -109,6 +119,9 @@ RUNS=(fp32 amp)
 [ "$DEVICE" = cpu ] && RUNS=(fp32)   # --amp (float16 autocast + loss scaling) is for CUDA
 for run_name in "${RUNS[@]}"; do
   flag=(); [ "$run_name" = amp ] && flag=(--amp)
+  if [ -f "$WORK/train_$run_name.json" ] && [ "$DRY_RUN" != "1" ]; then
+    step "train $run_name: done before ($WORK/train_$run_name.json), reused"; continue
+  fi
   step "train $run_name: $ITERS iterations, batch $BATCH"
   start=$SECONDS
   run "$PY" "$ROOT/tools/train.py" "$CFG" --work-dir "$WORK/train_$run_name" "${flag[@]}" "${OPTS[@]}"
@@ -121,24 +134,42 @@ step "evaluate $CKPT"
 run "$PY" "$ROOT/tools/test.py" "$CFG" "$CKPT" --work-dir "$WORK/test_fp32" "${OPTS[@]}"
 
 # 4. export fp32 / fp16 and parity
-step "export + parity ($DEVICE)"
+if [ "$ORT_DEVICE" = auto ]; then
+  ORT_DEVICE=cpu
+  if [ "$DEVICE" = cuda ]; then
+    if [ "$DRY_RUN" = "1" ] || "$PY" -c "import onnxruntime as o, sys
+sys.exit(0 if 'CUDAExecutionProvider' in o.get_available_providers() else 1)"; then
+      ORT_DEVICE=cuda
+    else
+      note "ONNX Runtime ran on the CPU: $("$PY" -c 'import onnxruntime as o; print("onnxruntime", o.__version__, "has providers", o.get_available_providers())') (no CUDA provider: requirements/ort-gpu-cu13.txt or ort-gpu-cu12.txt installs one)"
+    fi
+  fi
+fi
+step "export + parity (PyTorch $DEVICE, ONNX Runtime $ORT_DEVICE)"
 run "${CHECK[@]}" parity "$CFG" "$CKPT" "$IMG" --out-dir "$WORK/onnx" --device "$DEVICE" \
-  --out "$WORK/parity.json"
+  --ort-device "$ORT_DEVICE" --out "$WORK/parity.json"
 
 # 5. latency (peers when an Ultralytics environment exists)
 PEERS_ARGS=()
 if [ -x "$PEERS_PY" ]; then
   step "peers: YOLOv8n-pose / YOLO26n-pose with $PEERS_PY"
-  run env YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$(dirname "$(dirname "$PEERS_PY")")/yolo_config" \
-    "$PEERS_PY" "$ROOT/tools/gpu_check.py" peers --out-dir "$WORK/onnx" --device "$DEVICE" \
-    --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" --out "$WORK/peers.json"
-  PEERS_ARGS=(--peers-json "$WORK/peers.json")
+  if [ -f "$WORK/peers.json" ] && [ "$DRY_RUN" != "1" ]; then
+    step "peers: done before ($WORK/peers.json), reused"
+    PEERS_ARGS=(--peers-json "$WORK/peers.json")
+  elif run env YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$(dirname "$(dirname "$PEERS_PY")")/yolo_config" \
+      "$PEERS_PY" "$ROOT/tools/gpu_check.py" peers --out-dir "$WORK/onnx" --device "$DEVICE" \
+      --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" --out "$WORK/peers.json"; then
+    PEERS_ARGS=(--peers-json "$WORK/peers.json")
+  else
+    rm -f "$WORK/peers.json"
+    note "peers step failed with $PEERS_PY (its output is above in the log): ER-Pose-n timed alone"
+  fi
 else
   step "no peers python at $PEERS_PY: ER-Pose-n only"
 fi
 step "latency ($DEVICE)"
 run "${CHECK[@]}" latency "$ROOT/configs/erpose/erpose-n_coco-640.py" none --onnx-dir "$WORK/onnx" --device "$DEVICE" \
-  --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" "${PEERS_ARGS[@]}" --out "$WORK/latency.json"
+  --ort-device "$ORT_DEVICE" --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" "${PEERS_ARGS[@]}" --out "$WORK/latency.json"
 
 # 6. report
 run "${CHECK[@]}" report --work-dir "$WORK" --mode "$MODE" --out "$WORK/gpu_check.md" -- "${ARGV[@]}"
