@@ -70,6 +70,9 @@ def parse_args(argv=None):
     p.add_argument('--rounds', type=int, default=None, help='interleaving rounds (4)')
     p.add_argument('--batch', type=int, default=4)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--device', default='cpu', help='cpu or cuda (stage times synchronised)')
+    p.add_argument('--amp', action='store_true',
+                   help='float16 mixed precision (CUDA): AmpOptimWrapper / autocast + GradScaler')
     p.add_argument('--people', default='3,5,6,8', help='people per image (one per image)')
     p.add_argument('--models', default='erpose-n,erpose-s,yolov8n-pose,yolo26n-pose')
     p.add_argument('--no-sweep', action='store_true', help='skip the assigner sweep')
@@ -95,6 +98,14 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker_main(args.worker)
+    if args.device != 'cpu':
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit(f'error: --device {args.device}: torch {torch.__version__} '
+                             'sees no GPU')
+        env_gpu = torch.cuda.get_device_name(0)
+    if args.amp and args.device == 'cpu':
+        raise SystemExit('error: --amp is float16 mixed precision on a GPU (--device cuda)')
     report = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -104,7 +115,8 @@ def main(argv=None):
     cpu = cpu_info()['model']
     env = dict(date=time.strftime('%Y-%m-%d %H:%M'), ncpu=os.cpu_count(), people=people,
                load_before=f'{loadavg():.2f}', iters=args.iters,
-               cpu=cpu if cpu != '?' else platform.machine())
+               cpu=cpu if cpu != '?' else platform.machine(), device=args.device,
+               gpu=env_gpu if args.device != 'cpu' else None)
     proxies, infos = {}, {}
     for name in args.models.split(','):
         if name.startswith('erpose'):
@@ -119,7 +131,8 @@ def main(argv=None):
         proxies[name] = WorkerProxy(py, osp.abspath(__file__), kind,
                                     osp.join(args.work_dir, f'worker_{name}.log'))
         infos[name] = proxies[name].call('setup', model=name, batch=args.batch, people=people,
-                                         threads=args.threads, seed=args.seed)
+                                         threads=args.threads, seed=args.seed,
+                                         device=args.device, amp=args.amp)
     for name, px in proxies.items():
         px.call('run', n=args.warmup)
     results = {n: [] for n in proxies}
@@ -134,12 +147,12 @@ def main(argv=None):
     rows = summarize(results, infos, stats)
 
     sweep = prof = None
-    if 'erpose-n' in proxies and not args.no_sweep:
+    if 'erpose-n' in proxies and not args.no_sweep and args.device == 'cpu':
         log('[train_speed] assigner sweep ...')
         sweep = proxies['erpose-n'].call('assign_sweep', counts=list(PEOPLE_SWEEP),
                                          iters=args.sweep_iters, seed=args.seed)
         sweep['cells'] = (INPUT // 16) ** 2 + (INPUT // 32) ** 2
-    if 'erpose-n' in proxies and args.profile:
+    if 'erpose-n' in proxies and args.profile and args.device == 'cpu':
         log('[train_speed] profiling ER-Pose-n ...')
         prof = proxies['erpose-n'].call('profile', iters=2 if args.quick else 5)
     versions = {}
@@ -163,9 +176,10 @@ def main(argv=None):
     report.flush()
     if not args.no_write:
         os.makedirs(args.out_dir, exist_ok=True)
-        with open(osp.join(args.out_dir, f'train_speed_cpu{args.suffix}.md'), 'w') as f:
+        stem = f'train_speed_{"cpu" if args.device == "cpu" else "gpu"}{args.suffix}'
+        with open(osp.join(args.out_dir, f'{stem}.md'), 'w') as f:
             f.write(text)
-        with open(osp.join(args.out_dir, f'train_speed_cpu{args.suffix}.json'), 'w') as f:
+        with open(osp.join(args.out_dir, f'{stem}.json'), 'w') as f:
             json.dump(dict(env=env, rows=rows, sweep=sweep, profile=prof, infos=infos,
                            args=vars(args)), f, indent=1, default=str)
         if sweep:

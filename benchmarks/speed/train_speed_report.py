@@ -48,15 +48,22 @@ def summarize(results, infos, stats) -> List[dict]:
         row.update(params=infos[name]['params'], rss_setup_mb=stats[name]['rss_setup_mb'],
                    peak_rss_mb=stats[name]['peak_rss_mb'])
         row['train_rss_mb'] = row['peak_rss_mb'] - row['rss_setup_mb']
+        if 'gpu_peak_mb' in stats[name]:
+            row['gpu_peak_mb'] = stats[name]['gpu_peak_mb']
         rows.append(row)
     return rows
 
 
 def markdown(rows, sweep, prof, env, args) -> str:
     """The report: setup line, speed table, targets, assigner sweep, profile."""
-    L = ['# CPU training speed: ER-Pose vs YOLOv8n-pose, YOLO26n-pose', '',
+    on_gpu = env.get('device', 'cpu') != 'cpu'
+    precision = 'float16 AMP' if args.amp else "float32, PyTorch's default TF32 convolutions"
+    where = (f'GPU: {env.get("gpu")} ({precision}; '
+             'stage times between CUDA synchronisations, which add a little to each step). '
+             if on_gpu else '')
+    L = [f'# {"GPU" if on_gpu else "CPU"} training speed: ER-Pose vs YOLOv8n-pose, YOLO26n-pose', '',
          f'Written by `benchmarks/train_speed.py{(" " + " ".join(sys.argv[1:])) if sys.argv[1:] else ""}` on '
-         f'{env["date"]}. Machine: {env["cpu"]}, {env["ncpu"]} logical CPUs, load average '
+         f'{env["date"]}. {where}Machine: {env["cpu"]}, {env["ncpu"]} logical CPUs, load average '
          f'before / after {env["load_before"]} / {env["load_after"]}. Batch {args.batch}, '
          f'640x640, {args.threads} torch threads, people per image {env["people"]}; '
          f'{env["iters"]} timed iterations per model after {args.warmup} warm-up, interleaved '
@@ -72,7 +79,12 @@ def markdown(rows, sweep, prof, env, args) -> str:
          '`TaskAlignedAssigner`), `loss` = the rest of the loss computation. Peak RSS is '
          'the worker process\' `ru_maxrss`; `train RSS` = peak minus RSS after building the '
          'model (the peers venv\'s torch is a CUDA build with a larger import footprint).', '']
-    L += md_table(TRAIN_COLUMNS, [train_cells(r) for r in rows])
+    if on_gpu:
+        L += md_table(TRAIN_COLUMNS[:-3] + ('GPU peak (MB)',),
+                      [train_cells(r)[:-3] + [f'{r.get("gpu_peak_mb", float("nan")):.0f}']
+                       for r in rows])
+    else:
+        L += md_table(TRAIN_COLUMNS, [train_cells(r) for r in rows])
     L.append('')
     L.append('(For the Ultralytics models "fwd" is the whole network forward, head included.)')
     by = {r['model']: r for r in rows}
@@ -89,7 +101,7 @@ def markdown(rows, sweep, prof, env, args) -> str:
         L.append(f'- same on process CPU time (both threads; less sensitive to load): '
                  f'ER-Pose-n / YOLOv8n-pose = {ratio:.2f}')
     for name, ref in REF_S_PER_ITER.items():
-        if name in by:
+        if name in by and not on_gpu:
             L.append(f'- {name}: {by[name]["s_per_iter"]:.2f} s/iter here vs ~{ref:.2f} measured '
                      f'earlier on this machine (ratio {by[name]["s_per_iter"] / ref:.2f} ~ load)')
     if sweep:

@@ -65,19 +65,32 @@ def make_images(seed: int, batch: int, size: int = INPUT) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- timing helper
-class StageTimer:
-    """Accumulates wall time of wrapped callables for one iteration."""
+def device_sync(device: str):
+    """A function that waits for ``device``'s queued work (a no-op on the CPU): stage times
+    on a GPU are taken between synchronisations, not at kernel launch."""
+    if device.startswith('cuda'):
+        import torch
+        return torch.cuda.synchronize
+    return lambda: None
 
-    def __init__(self):
+
+class StageTimer:
+    """Accumulates wall time of wrapped callables for one iteration (``sync``: called
+    before each clock reading, see :func:`device_sync`)."""
+
+    def __init__(self, sync=None):
         self.acc: Dict[str, float] = {}
+        self.sync = sync or (lambda: None)
 
     def wrap(self, key: str, fn):
         """``fn`` whose wall time is added to ``key``."""
         def timed(*a, **k):
+            self.sync()
             t0 = time.perf_counter()
             try:
                 return fn(*a, **k)
             finally:
+                self.sync()
                 self.acc[key] = self.acc.get(key, 0.0) + time.perf_counter() - t0
         timed.__wrapped__ = fn
         return timed
@@ -100,5 +113,10 @@ class TrainStepWorker:
         return timed_steps(self.step, n)
 
     def stats(self) -> dict:
-        """Peak RSS of this worker process, RSS after setup and now (MB)."""
-        return dict(peak_rss_mb=peak_rss_mb(), rss_setup_mb=self.rss_setup, rss_now_mb=rss_mb())
+        """Peak RSS of this worker process, RSS after setup and now (MB); on a GPU also
+        the peak of torch's allocated GPU memory (MB)."""
+        out = dict(peak_rss_mb=peak_rss_mb(), rss_setup_mb=self.rss_setup, rss_now_mb=rss_mb())
+        if getattr(self, 'device', 'cpu').startswith('cuda'):
+            import torch
+            out['gpu_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
+        return out

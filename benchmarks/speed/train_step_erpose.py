@@ -10,16 +10,18 @@ import numpy as np
 from benchmarks.common.machine import log
 from benchmarks.common.stats import med
 from benchmarks.speed.train_step_common import (INPUT, K, StageTimer, TrainStepWorker,
-                                                make_images, make_people, rss_mb)
+                                                device_sync, make_images, make_people, rss_mb)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 class ERPoseWorker(TrainStepWorker):
     """ER-Pose-n / -s built from the project config, trained on the synthetic batch."""
-    def setup(self, model: str, batch: int, people, threads: int, seed: int) -> dict:
-        """Build ``model`` (``erpose-n`` / ``erpose-s``), its optimizer wrapper, the batch
-        and the stage timers. Returns params, RSS after setup, optimizer, clip_grad."""
+    def setup(self, model: str, batch: int, people, threads: int, seed: int,
+              device: str = 'cpu', amp: bool = False) -> dict:
+        """Build ``model`` (``erpose-n`` / ``erpose-s``) on ``device``, its optimizer
+        wrapper (``amp``: MMEngine's AmpOptimWrapper, float16, as ``tools/train.py --amp``),
+        the batch and the stage timers. Returns params, RSS after setup, optimizer, clip_grad."""
         import torch
         import erpose_mm  # noqa: F401
         from mmengine.config import Config
@@ -38,10 +40,15 @@ class ERPoseWorker(TrainStepWorker):
         self.model = MODELS.build(self.cfg.model)
         self.model.init_weights()
         self.model.train()
-        self.optim = build_optim_wrapper(self.model, self.cfg.optim_wrapper)
+        self.device, self.sync = device, device_sync(device)
+        self.model.to(device)   # BaseModel.to moves the data preprocessor's device too
+        optim_cfg = self.cfg.optim_wrapper.copy()
+        if amp:
+            optim_cfg.update(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
+        self.optim = build_optim_wrapper(self.model, optim_cfg)
         self.batch = batch
         self.data = self.make_data(make_people(seed, batch, people), make_images(seed, batch))
-        self.timer = StageTimer()
+        self.timer = StageTimer(self.sync)
         head = self.model.head
         # stage timers: branch forwards and the assigners (instance attributes shadow the
         # class methods; nn.Module.__call__ calls self.forward)
@@ -54,7 +61,8 @@ class ERPoseWorker(TrainStepWorker):
         n_params = sum(p.numel() for p in self.model.parameters())
         self.rss_setup = rss_mb()
         return dict(params=n_params, rss_setup_mb=self.rss_setup,
-                    optimizer=type(self.optim.optimizer).__name__,
+                    optimizer=f'{type(self.optim.optimizer).__name__} '
+                              f'({type(self.optim).__name__})',
                     clip_grad=self.cfg.optim_wrapper.get('clip_grad'))
 
     def make_data(self, people: List[dict], imgs: np.ndarray) -> dict:
@@ -84,20 +92,26 @@ class ERPoseWorker(TrainStepWorker):
     def step(self) -> dict:
         """One ``BaseModel.train_step`` (data_preprocessor -> loss -> parse -> backward ->
         clip + AdamW step -> zero_grad), with stage timers."""
-        m, ow = self.model, self.optim
+        m, ow, sync = self.model, self.optim, self.sync
+        sync()
         c0, t0 = time.process_time(), time.perf_counter()
         with ow.optim_context(m):
             data = m.data_preprocessor(self.data, True)
+            sync()
             t1 = time.perf_counter()
             feats = m.extract_feat(data['inputs'])
+            sync()
             t2 = time.perf_counter()
             losses = m.head.loss(feats, data['data_samples'], train_cfg=m.train_cfg)
+            sync()
             t3 = time.perf_counter()
             loss, _ = m.parse_losses(losses)
         ow.backward(loss)
+        sync()
         t4 = time.perf_counter()
         ow.step()
         ow.zero_grad()
+        sync()
         c5, t5 = time.process_time(), time.perf_counter()
         acc = self.timer.pop()
         head_fwd, assign = acc.get('head_fwd', 0.0), acc.get('assign', 0.0)

@@ -8,16 +8,18 @@ from typing import List
 import numpy as np
 
 from benchmarks.speed.train_step_common import (INPUT, StageTimer, TrainStepWorker,
-                                                make_images, make_people, rss_mb)
+                                                device_sync, make_images, make_people, rss_mb)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 class YOLOWorker(TrainStepWorker):
     """Ultralytics YOLOv8n-pose / YOLO26n-pose, trained on the synthetic batch."""
-    def setup(self, model: str, batch: int, people, threads: int, seed: int) -> dict:
-        """Build ``model`` from its yaml (1 class), AdamW, the batch in Ultralytics' label
-        format and the assigner timer. Returns params, RSS after setup, criterion."""
+    def setup(self, model: str, batch: int, people, threads: int, seed: int,
+              device: str = 'cpu', amp: bool = False) -> dict:
+        """Build ``model`` from its yaml (1 class) on ``device``, AdamW, the batch in
+        Ultralytics' label format and the assigner timer (``amp``: float16 autocast and a
+        GradScaler, as the Ultralytics trainer). Returns params, RSS after setup, criterion."""
         import torch
         os.environ.setdefault('YOLO_OFFLINE', '1')
         from ultralytics.cfg import get_cfg
@@ -31,11 +33,16 @@ class YOLOWorker(TrainStepWorker):
         net.train()
         for p in net.parameters():
             p.requires_grad_(True)
+        self.device, self.sync, self.amp = device, device_sync(device), amp
+        net.to(device)   # before init_criterion: the loss takes its device from the model
+        self.scaler = torch.amp.GradScaler(device.split(':')[0], enabled=amp)
         self.net = net
         self.optim = torch.optim.AdamW(net.parameters(), lr=1e-3, betas=(0.937, 0.999),
                                        weight_decay=0.05)
-        self.batch = self.make_batch(make_people(seed, batch, people), make_images(seed, batch))
-        self.timer = StageTimer()
+        self.batch = {k: v.to(device) for k, v in
+                      self.make_batch(make_people(seed, batch, people),
+                                      make_images(seed, batch)).items()}
+        self.timer = StageTimer(self.sync)
         crit = net.init_criterion()
         net.criterion = crit
         subs = [crit.one2many, crit.one2one] if hasattr(crit, 'one2one') else [crit]
@@ -71,21 +78,30 @@ class YOLOWorker(TrainStepWorker):
         """One step as the Ultralytics trainer: forward, ``model.loss``, backward,
         clip_grad_norm_(10), AdamW (stage times in s)."""
         import torch
-        net = self.net
+        net, sync = self.net, self.sync
+        sync()
         c0, t0 = time.process_time(), time.perf_counter()
         batch = dict(self.batch)
         batch['img'] = batch['img'].float() / 255  # DetectionTrainer.preprocess_batch
+        sync()
         t1 = time.perf_counter()
-        preds = net(batch['img'])
-        t2 = time.perf_counter()
-        loss, _ = net.loss(batch, preds)
-        loss = loss.sum()
+        with torch.autocast(self.device.split(':')[0], enabled=self.amp):
+            preds = net(batch['img'])
+            sync()
+            t2 = time.perf_counter()
+            loss, _ = net.loss(batch, preds)
+            loss = loss.sum()
+        sync()
         t3 = time.perf_counter()
-        loss.backward()
+        self.scaler.scale(loss).backward()
+        sync()
         t4 = time.perf_counter()
+        self.scaler.unscale_(self.optim)
         torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=10.0)
-        self.optim.step()
+        self.scaler.step(self.optim)
+        self.scaler.update()
         self.optim.zero_grad()
+        sync()
         c5, t5 = time.process_time(), time.perf_counter()
         assign = self.timer.pop().get('assign', 0.0)
         return dict(total=t5 - t0, data=t1 - t0, fwd=t2 - t1, assign=assign,
