@@ -18,8 +18,11 @@ test_cfg = dict(type='TestLoop')
 # paper: 4 GPUs; the default batch is 4 x 32 = 128 images (auto_scale_lr rescales it)
 auto_scale_lr = dict(enable=False, base_batch_size=128)
 
+# GroupedOptimWrapperConstructor: MMEngine's default one, with parameters of equal settings in
+# one group (a few groups instead of one per parameter: far fewer optimiser kernels on a GPU)
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='GroupedOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=base_lr, weight_decay=0.05, betas=(0.937, 0.999)),
     paramwise_cfg=dict(norm_decay_mult=0, bias_decay_mult=0, bypass_duplicate=True),
     clip_grad=dict(max_norm=10.0, norm_type=2))
