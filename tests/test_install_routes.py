@@ -5,6 +5,7 @@ No package is installed and nothing is downloaded."""
 import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 
@@ -138,6 +139,10 @@ def test_cuda_route_uses_the_given_arch_list(tmp_path):
      'cu130, cu128)'),
     (dict(ERPOSE_ORT='gpu'), 'install.sh: error: ERPOSE_ORT=gpu needs a CUDA route '
      '(ERPOSE_CUDA=cu130 or cu128)'),
+    (dict(ERPOSE_MMCV_OPS='cuda'), 'install.sh: error: ERPOSE_MMCV_OPS=cuda needs a CUDA route '
+     '(ERPOSE_CUDA=cu130 or cu128)'),
+    (dict(ERPOSE_CUDA='cu130', ERPOSE_MMCV_OPS='gpu'),
+     'install.sh: error: ERPOSE_MMCV_OPS=gpu: unknown (cuda, cpu)'),
 ])
 def test_refusals_are_one_line_before_any_install(tmp_path, env, message):
     toolkit = fake_toolkit(tmp_path, '13.0')
@@ -159,6 +164,25 @@ def test_cuda_route_refuses_without_any_toolkit(tmp_path):
     assert res.stderr.strip() == (
         "install.sh: error: ERPOSE_CUDA=cu130 compiles mmcv's CUDA ops and needs nvcc from a "
         'CUDA 13.x toolkit: none found (set CUDA_HOME or put nvcc on PATH)')
+
+
+def test_cuda_route_with_cpu_mmcv_ops_needs_no_toolkit(tmp_path):
+    """ERPOSE_MMCV_OPS=cpu: CUDA torch and onnxruntime-gpu, mmcv compiled from source with
+    its CPU ops against that torch (no nvcc; no GPU visible to mmcv's setup, else it builds
+    CUDA ops), never a prebuilt wheel (built for another torch)."""
+    (tmp_path / 'no_wheels').mkdir()
+    (tmp_path / 'no_wheels' / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('')
+    res = run_install(tmp_path, ERPOSE_CUDA='cu130', ERPOSE_MMCV_OPS='cpu',
+                      PATH=f'{osp.dirname(shutil.which("g++"))}:/usr/bin:/bin')
+    assert res.returncode == 0, res.stderr
+    assert 'mmcv with CPU ops only (no CUDA toolkit needed)' in res.stdout
+    cmds = commands(res.stdout)
+    only(cmds, r'pip .* install -q torch==2\.13\.0$')
+    only(cmds, r'-r \S+/requirements/ort-gpu-cu13\.txt')
+    mmcv = only(cmds, r'mmcv==2\.1\.0')
+    assert mmcv.startswith('env MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES= ')
+    assert '--no-binary mmcv' in mmcv and '--find-links' not in mmcv
+    assert 'CUDA_HOME' not in mmcv and 'TORCH_CUDA_ARCH_LIST' not in mmcv
 
 
 def test_requirements_split_keeps_onnxruntime_out_of_runtime():

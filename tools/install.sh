@@ -10,6 +10,9 @@
 # CUDA route (ERPOSE_CUDA=cu130 or cu128, docs/install.md): a CUDA torch from PyPI, mmcv
 # 2.1.0 compiled with its CUDA ops by your nvcc (needs a CUDA toolkit of the same major
 # version as torch's and a gcc that nvcc accepts), onnxruntime-gpu of the same CUDA major.
+# With ERPOSE_MMCV_OPS=cpu the route needs no CUDA toolkit: mmcv is compiled with its CPU
+# ops only (g++), which is all ER-Pose needs; MMPose models that run mmcv ops on the GPU
+# (e.g. YOLOX-Pose's NMS) need the default CUDA-ops build.
 #
 # Options (env vars):
 #   ERPOSE_VENV=path        venv to use/create (default: <repo>/.venv)
@@ -18,6 +21,8 @@
 #                           cu128 (torch 2.8.0, CUDA 12.8, GPUs sm_70+: V100)
 #   ERPOSE_ORT=flavour      cpu | gpu: onnxruntime or onnxruntime-gpu (default: gpu on a
 #                           CUDA route, else cpu)
+#   ERPOSE_MMCV_OPS=ops     CUDA route: cuda (default: mmcv's CUDA ops, needs nvcc) | cpu
+#                           (CPU ops only, no CUDA toolkit; enough for ER-Pose)
 #   TORCH_CUDA_ARCH_LIST    CUDA route: GPU architectures mmcv's ops are built for (default:
 #                           those of the GPUs nvidia-smi lists, else the route's list)
 #   CUDA_HOME               CUDA route: the toolkit (default: nvcc on PATH, /usr/local/cuda)
@@ -47,6 +52,12 @@ case "$CUDA" in
   *) die "ERPOSE_CUDA=$CUDA: unknown route (cpu, cu130, cu128)" ;;
 esac
 TORCH_SPEC="${ERPOSE_TORCH:-$TORCH_DEFAULT}"
+MMCV_OPS="${ERPOSE_MMCV_OPS:-$([ "$CUDA" = cpu ] && echo cpu || echo cuda)}"
+case "$MMCV_OPS" in
+  cpu) ;;
+  cuda) [ "$CUDA" != cpu ] || die "ERPOSE_MMCV_OPS=cuda needs a CUDA route (ERPOSE_CUDA=cu130 or cu128)" ;;
+  *) die "ERPOSE_MMCV_OPS=$MMCV_OPS: unknown (cuda, cpu)" ;;
+esac
 ORT="${ERPOSE_ORT:-$([ "$CUDA" = cpu ] && echo cpu || echo gpu)}"
 case "$ORT" in
   cpu) ORT_REQ="ort-cpu.txt" ;;
@@ -58,7 +69,7 @@ esac
 if [ "$CUDA" = cpu ] && [ "$ORT" = cpu ]; then
   STAMP_KEY="v3 $TORCH_SPEC"
 else
-  STAMP_KEY="v3 $TORCH_SPEC cuda=$CUDA ort=$ORT arch=${TORCH_CUDA_ARCH_LIST:-auto}"
+  STAMP_KEY="v3 $TORCH_SPEC cuda=$CUDA ort=$ORT mmcv_ops=$MMCV_OPS arch=${TORCH_CUDA_ARCH_LIST:-auto}"
 fi
 
 if [ "${ERPOSE_NO_VENV:-0}" = "1" ]; then
@@ -72,7 +83,7 @@ fi
 py_ok() { [ -x "$PY" ] && "$PY" -c "$1" >/dev/null 2>&1; }
 
 IMPORTS="import torch, mmcv.ops, mmdet, mmpose, xtcocotools, onnxruntime, erpose_mm"
-if [ "$CUDA" = cpu ]; then
+if [ "$MMCV_OPS" = cpu ]; then
   MMCV_OK="import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'"
 else
   # mmcv built with CUDA ops, of torch's CUDA major (a CPU-ops build reports 'not available')
@@ -88,7 +99,11 @@ if [ "$DRY_RUN" != "1" ] && [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP"
   exit 0
 fi
 
-if [ "$CUDA" != cpu ]; then
+if [ "$CUDA" != cpu ] && [ "$MMCV_OPS" = cpu ]; then
+  CXX_BIN="${CXX:-$(command -v g++ || command -v c++ || true)}"
+  [ -n "$CXX_BIN" ] || die "ERPOSE_MMCV_OPS=cpu compiles mmcv's CPU ops: no C++ compiler (g++) found"
+  echo "[install] CUDA route $CUDA: $TORCH_SPEC, mmcv with CPU ops only (no CUDA toolkit needed), $("$CXX_BIN" --version | head -1)"
+elif [ "$CUDA" != cpu ]; then
   # The CUDA route compiles mmcv's CUDA ops: refuse now rather than after the downloads.
   # where torch's cpp_extension looks too: $CUDA_HOME if set, else nvcc on PATH, /usr/local/cuda
   NVCC=""
@@ -156,6 +171,13 @@ if ! py_ok "$MMCV_OK"; then
     fi
     run env MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" "${PIP[@]}" install "${FL[@]}" \
       --no-build-isolation --no-deps mmcv==2.1.0
+  elif [ "$MMCV_OPS" = cpu ]; then
+    # CPU ops against this (CUDA) torch, from source: a wheel built for another torch fails
+    # at import with undefined symbols. No visible GPU, or mmcv's setup builds CUDA ops.
+    echo "[install]   compiling mmcv with CPU ops (about 10-20 min on 2 cores, less with more)"
+    run env MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES= MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+      "${PIP[@]}" install --no-cache-dir --no-binary mmcv --no-build-isolation --no-deps \
+      mmcv==2.1.0
   else
     # from source, never pip's wheel cache or a find-links wheel (those may be CPU-ops builds)
     echo "[install]   compiling mmcv with CUDA ops (about 5-20 min with 16 cores, per architecture count)"
@@ -176,7 +198,7 @@ run "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 "$PY" -c "$IMPORTS; print('[install] ok: torch', torch.__version__, 'mmpose', mmpose.__version__)"
 if [ "$CUDA" != cpu ]; then
   "$PY" -c "import torch, onnxruntime as ort; from mmcv.ops import get_compiling_cuda_version as v
-print('[install] CUDA: torch', torch.version.cuda, '| mmcv ops', v(), '| GPU visible:', torch.cuda.is_available(),
+print('[install] CUDA: torch', torch.version.cuda, '| mmcv ops CUDA', v(), '| GPU visible:', torch.cuda.is_available(),
       '| onnxruntime', ort.__version__, ort.get_available_providers())"
 fi
 echo "$STAMP_KEY" > "$STAMP"
