@@ -152,3 +152,30 @@ def test_dedup_ema_averages_a_shared_tensor_once_per_step(update_buffers):
                 assert not torch.equal(state[k], ref_state[k]), k
             else:
                 assert torch.equal(state[k], ref_state[k]), k
+
+
+def test_dedup_ema_update_is_a_few_multi_tensor_calls():
+    """One EMA update dispatches a few multi-tensor ops, not two per averaged tensor (each
+    a kernel launch on a GPU); the results are those of ExpMomentumEMA (test above)."""
+    from torch.profiler import ProfilerActivity, profile
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile('configs/erpose/erpose-n_synthetic-256.py').model)
+    counts = {}
+    for ema_type in ('DedupExpMomentumEMA', 'ExpMomentumEMA'):
+        ema = MODELS.build(dict(type=ema_type, model=model, momentum=0.002, gamma=50,
+                                update_buffers=True))
+        ema.update_parameters(model)   # step 0 copies
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            ema.update_parameters(model)
+        top = [e.name for e in prof.events() if e.cpu_parent is None]
+        counts[ema_type] = {op: top.count(op) for op in
+                            ('aten::mul_', 'aten::add_', 'aten::_foreach_mul_',
+                             'aten::_foreach_add_')}
+    n = sum(t.dtype.is_floating_point for t in MODELS.build(dict(
+        type='ExpMomentumEMA', model=model, update_buffers=True)).avg_parameters.values())
+    assert counts['ExpMomentumEMA']['aten::mul_'] == n > 300   # one per float tensor
+    # (the one add_: the step counter, a tensor buffer)
+    assert counts['DedupExpMomentumEMA'] == {'aten::mul_': 0, 'aten::add_': 1,
+                                             'aten::_foreach_mul_': 1,
+                                             'aten::_foreach_add_': 1}, counts
