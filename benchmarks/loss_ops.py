@@ -133,11 +133,13 @@ def yolo_cases(cases, repeat, device='cpu'):
     return out
 
 
-def all_cases():
-    return [(b, 3) for b in BATCHES] + [(8, n) for n in PEOPLE if n != 3]
+def all_cases(batches=BATCHES, people=PEOPLE):
+    """(batch, people) cases: every batch size with 3 people per image, and batch 8 with
+    every number of people."""
+    return [(b, 3) for b in batches] + [(8, n) for n in people if n != 3]
 
 
-def markdown(rows, cpu: str, device: str = 'cpu') -> str:
+def markdown(rows, cpu: str, device: str = 'cpu', batches=BATCHES, people=PEOPLE) -> str:
     models = sorted({r['model'] for r in rows})
     key = {(r['model'], r['batch'], r['people']): r for r in rows}
     try:
@@ -154,8 +156,8 @@ def markdown(rows, cpu: str, device: str = 'cpu') -> str:
              'assignment and losses of both heads (SAH one-to-one matching, MAH top-10); '
              "YOLOv8n-pose: Ultralytics' v8PoseLoss (TAL). Neither includes the head's "
              'convolutions.', '']
-    for title, cases in (('batch size (3 people per image)', [(b, 3) for b in BATCHES]),
-                         ('people per image (batch 8)', [(8, n) for n in PEOPLE])):
+    for title, cases in (('batch size (3 people per image)', [(b, 3) for b in batches]),
+                         ('people per image (batch 8)', [(8, n) for n in people])):
         lines += [f'### vs {title}', '',
                   '| batch | people | ' + ' | '.join(f'{m} ops | {m} ms' for m in models) + ' |',
                   '|---|---|' + '---|---|' * len(models)]
@@ -186,25 +188,33 @@ def main():
     p.add_argument('--repeat', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--device', default='cpu', help='cpu or cuda')
+    p.add_argument('--batches', default=','.join(map(str, BATCHES)),
+                   help='batch sizes (3 people per image)')
+    p.add_argument('--people', default=','.join(map(str, PEOPLE)),
+                   help='people per image (batch 8)')
     p.add_argument('--out', default=None, help='write the markdown table here')
     p.add_argument('--bench-python', default=os.environ.get('BENCH_PYTHON') or
                    osp.join(ROOT, '.bench_venv', 'bin', 'python'))
     args = p.parse_args()
     import torch
     torch.set_num_threads(args.threads)
+    batches = tuple(int(b) for b in args.batches.split(','))
+    people = tuple(int(n) for n in args.people.split(','))
+    cases = all_cases(batches, people)
     if args.worker:
         fn = erpose_cases if args.worker == 'erpose' else yolo_cases
-        print(json.dumps(fn(all_cases(), args.repeat, args.device)))
+        print(json.dumps(fn(cases, args.repeat, args.device)))
         return
     if args.device != 'cpu' and not torch.cuda.is_available():
         raise SystemExit(f'error: --device {args.device}: torch {torch.__version__} sees no GPU')
-    rows = erpose_cases(all_cases(), args.repeat, args.device)
+    rows = erpose_cases(cases, args.repeat, args.device)
     if osp.isfile(args.bench_python):
         env = dict(os.environ, YOLO_OFFLINE='1',
                    YOLO_CONFIG_DIR=osp.join(osp.dirname(osp.dirname(args.bench_python)), 'yolo_config'))
         res = subprocess.run([args.bench_python, __file__, '--worker', 'yolo', '--repeat',
                               str(args.repeat), '--threads', str(args.threads),
-                              '--device', args.device],
+                              '--device', args.device, '--batches', args.batches,
+                              '--people', args.people],
                              capture_output=True, text=True, env=env)
         if res.returncode:
             print(res.stderr[-3000:], file=sys.stderr)
@@ -212,7 +222,7 @@ def main():
         rows += json.loads(res.stdout.strip().splitlines()[-1])
     else:
         print(f'no peers python at {args.bench_python}: Ultralytics rows skipped', file=sys.stderr)
-    md = markdown(rows, cpu_name(), args.device)
+    md = markdown(rows, cpu_name(), args.device, batches, people)
     print(md)
     if args.out:
         with open(args.out, 'w') as f:

@@ -47,7 +47,16 @@ def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
     latency = next(c for c in cmds if ' latency ' in c)
     assert 'erpose-n_coco-640.py none' in latency and f'--peers-json {work}/peers.json' in latency
     assert '--ort-device cuda' in latency
-    assert re.search(r' report --work-dir \S+ --mode cuda --out \S+/gpu_check\.md', cmds[-1])
+    tools = next(c for c in cmds if ' tools ' in c)
+    assert tools.startswith(py) and '--device cuda --ort-device cuda' in tools
+    speed = [c for c in cmds if 'benchmarks/train_speed.py' in c]
+    assert len(speed) == 2 and all('--device cuda' in c and '--batch 32' in c for c in speed)
+    assert '--amp' not in speed[0] and ' --amp ' in speed[1]
+    assert all(f'--bench-python {sys.executable}' in c for c in speed)
+    loss = next(c for c in cmds if 'benchmarks/loss_ops.py' in c)
+    assert '--device cuda' in loss and f'--out {work}/loss_ops.md' in loss
+    assert re.search(r' report --work-dir \S+ --mode cuda --speed-batch 32 --out '
+                     r'\S+/gpu_check\.md', cmds[-1])
     assert not osp.exists(work)   # a dry run creates nothing
 
 
@@ -70,8 +79,16 @@ def test_cpu_smoke_writes_the_report(tmp_path):
     with open(out) as f:
         md = f.read()
     assert md.startswith('# GPU check (cpu-smoke)')
-    for heading in ('## Training', '## Parity', '## Latency (cpu'):
+    for heading in ('## Training', '## Parity', '## Latency (cpu', '## User tools',
+                    '## Training step without data loading', '## The training loss alone'):
         assert heading in md, heading
+    tools = {ln.split('|')[1].strip(): ln.split('|')[2:6] for ln in md.splitlines()
+             if ln.startswith('| `tools/')}
+    assert set(tools) == {'`tools/infer.py`', '`tools/onnx_infer.py`'}
+    for device, rc, wall, people in tools.values():   # ran on the CPU, wrote predictions
+        assert (device.strip(), rc.strip()) == ('cpu', '0') and int(people) >= 0
+    assert re.search(r'^\| erpose-n \| \d+\.\d{3} \| \d+\.\d{3} \| \d+ \| - \|$', md, re.M)
+    assert '### Loss ops vs batch size' in md
     train_row = next(ln for ln in md.splitlines() if ln.startswith('| fp32 |'))
     assert train_row.split('|')[2].strip() == '4'          # iterations
     parity = {ln.split('|')[1].strip(): ln for ln in md.splitlines()

@@ -5,6 +5,7 @@
     python tools/gpu_check.py peers    --out-dir D --device cuda --out peers.json   (peers venv)
     python tools/gpu_check.py latency  CFG CKPT|none --onnx-dir D --device cuda --out latency.json
     python tools/gpu_check.py train-summary WORK_DIR --wall-s S --out train.json
+    python tools/gpu_check.py tools    CFG CKPT ONNX IMG --out-dir D --device cuda --ort-device cuda --out tools.json
     python tools/gpu_check.py report   --work-dir W --out gpu_check.md
 
 ``peers`` runs in the Ultralytics environment (benchmarks/setup_peers_env.sh) and imports
@@ -266,6 +267,33 @@ def cmd_latency(args):
               warmup=args.warmup, rows=rows), args.out)
 
 
+# ----------------------------------------------------------------------------- user tools
+def cmd_tools(args):
+    """``tools/infer.py`` (PyTorch) and ``tools/onnx_infer.py`` (ONNX Runtime) on the image,
+    each on its device, as a user runs them: exit status, wall time, people written."""
+    runs = {'tools/infer.py': [sys.executable, osp.join(REPO, 'tools', 'infer.py'),
+                               args.config, args.checkpoint, args.image,
+                               '--device', args.device],
+            'tools/onnx_infer.py': [sys.executable, osp.join(REPO, 'tools', 'onnx_infer.py'),
+                                    args.onnx, args.image, '--device', args.ort_device]}
+    out = {}
+    for name, cmd in runs.items():
+        out_dir = osp.join(args.out_dir, osp.basename(name)[:-3])
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd + ['--out-dir', out_dir, '--no-vis', '--score-thr',
+                                    str(args.thr)], capture_output=True, text=True)
+        row = dict(device=cmd[cmd.index('--device') + 1], rc=res.returncode,
+                   wall_s=round(time.perf_counter() - t0, 1))
+        pred = osp.join(out_dir, 'predictions', osp.basename(args.image) + '.json')
+        if res.returncode == 0 and osp.isfile(pred):
+            with open(pred) as f:
+                row['people'] = len(json.load(f))
+        else:
+            row['error'] = (res.stderr.strip().splitlines() or ['?'])[-1][:300]
+        out[name] = row
+    dump(out, args.out)
+
+
 # ----------------------------------------------------------------------------- training
 def cmd_train_summary(args):
     """Mean s/iter, peak memory and the last validation metrics of an MMEngine work dir
@@ -297,9 +325,25 @@ def _load(work, name):
         return json.load(f)
 
 
+def _num(x, nd):
+    return '-' if x is None else f'{x:.{nd}f}'
+
+
+def _speed_rows(w):
+    """{model: {'fp32'|'amp': row}} from benchmarks/train_speed.py's JSON files in ``w``."""
+    out = {}
+    for name in sorted(os.listdir(w)):
+        if name.startswith('train_speed_') and name.endswith('.json'):
+            prec = 'amp' if name.endswith('_amp.json') else 'fp32'
+            for r in _load(w, name)['rows']:
+                out.setdefault(r['model'], {})[prec] = r
+    return out
+
+
 def cmd_report(args):
     w = args.work_dir
     env, parity, lat = (_load(w, f) for f in ('env.json', 'parity.json', 'latency.json'))
+    tools = _load(w, 'tools.json')
     train = {k: _load(w, f'train_{k}.json') for k in ('fp32', 'amp')}
     lines = [f'# GPU check ({args.mode})', '']
     if env:
@@ -350,6 +394,33 @@ def cmd_report(args):
             lines.append('Peers not timed (no Ultralytics environment: '
                          'bash benchmarks/setup_peers_env.sh, then --peers-python).')
         lines.append('')
+    if tools:
+        lines += ['## User tools on the image', '', '| tool | device | exit | wall s | people |',
+                  '|---|---|---|---|---|']
+        for name, r in tools.items():
+            lines.append(f"| `{name}` | {r['device']} | {r['rc']} | {r['wall_s']} | "
+                         f"{r.get('people', r.get('error'))} |")
+        lines.append('')
+    speed = _speed_rows(w) if osp.isdir(w) else {}
+    if speed:
+        lines += ['## Training step without data loading (`benchmarks/train_speed.py`, '
+                  f'640x640, batch {args.speed_batch})', '',
+                  '| model | s / iter | optimiser step s | peak memory MB | AMP s / iter |',
+                  '|---|---|---|---|---|']
+        for model, by in speed.items():
+            f32, amp = by.get('fp32', {}), by.get('amp')
+            mem = f32.get('gpu_peak_mb', f32.get('peak_rss_mb'))
+            cells = [model, _num(f32.get('s_per_iter'), 3), _num(f32.get('step'), 3),
+                     _num(mem, 0), _num(amp['s_per_iter'], 3) if amp else '-']
+            lines.append('| ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    loss_md = osp.join(w, 'loss_ops.md')
+    if osp.isfile(loss_md):
+        with open(loss_md) as f:
+            body = f.read().split('\n')
+        start = next((i for i, ln in enumerate(body) if ln.startswith('### ')), len(body))
+        lines += ['## The training loss alone (`benchmarks/loss_ops.py`)', '']
+        lines += [ln.replace('### ', '### Loss ops ') for ln in body[start:]] + ['']
     notes_path = osp.join(w, 'notes.txt')
     notes = open(notes_path).read().split('\n') if osp.isfile(notes_path) else []
     notes = [n for n in notes if n.strip()]
@@ -392,8 +463,17 @@ def parse_args(argv=None):
     t.add_argument('work_dir')
     t.add_argument('--wall-s', type=float, default=None)
     t.add_argument('--out')
+    tl = sub.add_parser('tools')
+    for a in ('config', 'checkpoint', 'onnx', 'image'):
+        tl.add_argument(a)
+    tl.add_argument('--out-dir', required=True)
+    tl.add_argument('--device', default='cuda')
+    tl.add_argument('--ort-device', default='cuda')
+    tl.add_argument('--thr', type=float, default=0.3)
+    tl.add_argument('--out')
     r = sub.add_parser('report')
     r.add_argument('--work-dir', required=True)
+    r.add_argument('--speed-batch', type=int, default=32)
     r.add_argument('--mode', default='cuda')
     r.add_argument('--out', required=True)
     r.add_argument('argv', nargs='*')
@@ -403,8 +483,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     dict(env=cmd_env, parity=cmd_parity, peers=cmd_peers, latency=cmd_latency,
-         report=cmd_report)[args.step](args) if args.step != 'train-summary' else \
-        cmd_train_summary(args)
+         report=cmd_report, tools=cmd_tools)[args.step](args) \
+        if args.step != 'train-summary' else cmd_train_summary(args)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,10 @@
 #   5. latency of ER-Pose-n, YOLOv8n-pose and YOLO26n-pose (ONNX Runtime fp32 / fp16 and
 #      PyTorch) when an Ultralytics environment is given (--peers-python, default
 #      .bench_venv/bin/python; benchmarks/setup_peers_env.sh makes one);
-#   6. write WORK_DIR/gpu_check.md (and --out).
+#   6. tools/infer.py and tools/onnx_infer.py on the device, as a user runs them; the
+#      training step without data loading (benchmarks/train_speed.py, batch 32, fp32 and
+#      AMP, with the peers) and the loss alone (benchmarks/loss_ops.py);
+#   7. write WORK_DIR/gpu_check.md (and --out).
 #
 #   bash tools/gpu_check.sh [--work-dir DIR] [--out FILE.md] [--cuda cu130|cu128]
 #                           [--iters 300] [--python PY] [--peers-python PY]
@@ -62,8 +65,11 @@ step() { echo "[gpu_check] $(date -u +%H:%M:%S) $*"; }
 if [ "$MODE" = cpu-smoke ]; then
   DEVICE=cpu; ITERS=4; BATCH=2; WORKERS=0; N_VAL=4; LAT_ITERS=3; LAT_WARMUP=1
   PY="${PY:-$ROOT/.venv/bin/python}"
+  SPEED_ARGS=(--quick --batch 2 --no-sweep --models erpose-n,yolov8n-pose); SPEED_BATCH=2
+  LOSS_ARGS=(--batches 1,2 --people 0,1 --repeat 1)
 else
   DEVICE=cuda; BATCH=32; WORKERS=8; N_VAL=64; LAT_ITERS=200; LAT_WARMUP=30
+  SPEED_ARGS=(--batch 32); SPEED_BATCH=32; LOSS_ARGS=(--repeat 10)
 fi
 N_TRAIN=$(( ITERS * BATCH ))   # one epoch = ITERS iterations
 if [ -e "$WORK/gpu_check.md" ] && [ "$DRY_RUN" != "1" ]; then
@@ -171,7 +177,41 @@ step "latency ($DEVICE)"
 run "${CHECK[@]}" latency "$ROOT/configs/erpose/erpose-n_coco-640.py" none --onnx-dir "$WORK/onnx" --device "$DEVICE" \
   --ort-device "$ORT_DEVICE" --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" "${PEERS_ARGS[@]}" --out "$WORK/latency.json"
 
-# 6. report
-run "${CHECK[@]}" report --work-dir "$WORK" --mode "$MODE" --out "$WORK/gpu_check.md" -- "${ARGV[@]}"
+# 6. the user tools, the training step and the loss (not fatal: each failure is a note)
+ONNX16="$WORK/onnx/erpose-n_fp16.onnx"
+TABLES=/dev/null; [ "$DRY_RUN" = "1" ] && TABLES=/dev/stdout   # the benchmarks' stdout tables
+step "tools/infer.py ($DEVICE), tools/onnx_infer.py ($ORT_DEVICE, fp16 export)"
+if [ -f "$WORK/tools.json" ] && [ "$DRY_RUN" != "1" ]; then
+  step "tools: done before ($WORK/tools.json), reused"
+else
+  run "${CHECK[@]}" tools "$CFG" "$CKPT" "$ONNX16" "$IMG" --out-dir "$WORK/tools" \
+    --device "$DEVICE" --ort-device "$ORT_DEVICE" --out "$WORK/tools.json" \
+    || note "the user-tools step failed (its output is above in the log)"
+fi
+SPEED_RUNS=(fp32); [ "$DEVICE" = cuda ] && SPEED_RUNS=(fp32 amp)
+for prec in "${SPEED_RUNS[@]}"; do
+  flag=(); suffix=""; [ "$prec" = amp ] && flag=(--amp) && suffix=_amp
+  stem="train_speed_$([ "$DEVICE" = cpu ] && echo cpu || echo gpu)$suffix"
+  step "training step, $prec: benchmarks/train_speed.py"
+  if [ -f "$WORK/$stem.json" ] && [ "$DRY_RUN" != "1" ]; then
+    step "training step $prec: done before ($WORK/$stem.json), reused"; continue
+  fi
+  run "$PY" "$ROOT/benchmarks/train_speed.py" --device "$DEVICE" "${flag[@]}" "${SPEED_ARGS[@]}" \
+    --bench-python "$PEERS_PY" --out-dir "$WORK" --suffix "$suffix" \
+    --work-dir "$WORK/bench_train" > "$TABLES" \
+    || note "benchmarks/train_speed.py ($prec) failed (its output is above in the log)"
+done
+step "the loss alone: benchmarks/loss_ops.py"
+if [ -f "$WORK/loss_ops.md" ] && [ "$DRY_RUN" != "1" ]; then
+  step "loss ops: done before ($WORK/loss_ops.md), reused"
+else
+  run "$PY" "$ROOT/benchmarks/loss_ops.py" --device "$DEVICE" "${LOSS_ARGS[@]}" \
+    --bench-python "$PEERS_PY" --out "$WORK/loss_ops.md" > "$TABLES" \
+    || note "benchmarks/loss_ops.py failed (its output is above in the log)"
+fi
+
+# 7. report
+run "${CHECK[@]}" report --work-dir "$WORK" --mode "$MODE" --speed-batch "$SPEED_BATCH" \
+  --out "$WORK/gpu_check.md" -- "${ARGV[@]}"
 [ -z "$OUT" ] || run cp "$WORK/gpu_check.md" "$OUT"
 step "done: $WORK/gpu_check.md"
