@@ -61,6 +61,8 @@ run() {
   if [ "$DRY_RUN" = "1" ]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
 }
 step() { echo "[gpu_check] $(date -u +%H:%M:%S) $*"; }
+# done_before FILE WHAT: FILE is left by an earlier run into this work dir (not in a dry run)
+done_before() { [ "$DRY_RUN" != "1" ] && [ -f "$1" ] && step "$2: done before ($1), reused"; }
 
 if [ "$MODE" = cpu-smoke ]; then
   DEVICE=cpu; ITERS=4; BATCH=2; WORKERS=0; N_VAL=4; LAT_ITERS=3; LAT_WARMUP=1
@@ -125,9 +127,7 @@ RUNS=(fp32 amp)
 [ "$DEVICE" = cpu ] && RUNS=(fp32)   # --amp (float16 autocast + loss scaling) is for CUDA
 for run_name in "${RUNS[@]}"; do
   flag=(); [ "$run_name" = amp ] && flag=(--amp)
-  if [ -f "$WORK/train_$run_name.json" ] && [ "$DRY_RUN" != "1" ]; then
-    step "train $run_name: done before ($WORK/train_$run_name.json), reused"; continue
-  fi
+  done_before "$WORK/train_$run_name.json" "train $run_name" && continue
   step "train $run_name: $ITERS iterations, batch $BATCH"
   start=$SECONDS
   run "$PY" "$ROOT/tools/train.py" "$CFG" --work-dir "$WORK/train_$run_name" "${flag[@]}" "${OPTS[@]}"
@@ -159,8 +159,7 @@ run "${CHECK[@]}" parity "$CFG" "$CKPT" "$IMG" --out-dir "$WORK/onnx" --device "
 PEERS_ARGS=()
 if [ -x "$PEERS_PY" ]; then
   step "peers: YOLOv8n-pose / YOLO26n-pose with $PEERS_PY"
-  if [ -f "$WORK/peers.json" ] && [ "$DRY_RUN" != "1" ]; then
-    step "peers: done before ($WORK/peers.json), reused"
+  if done_before "$WORK/peers.json" peers; then
     PEERS_ARGS=(--peers-json "$WORK/peers.json")
   elif run env YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$(dirname "$(dirname "$PEERS_PY")")/yolo_config" \
       "$PEERS_PY" "$ROOT/tools/gpu_check.py" peers --out-dir "$WORK/onnx" --device "$DEVICE" \
@@ -181,34 +180,28 @@ run "${CHECK[@]}" latency "$ROOT/configs/erpose/erpose-n_coco-640.py" none --onn
 ONNX16="$WORK/onnx/erpose-n_fp16.onnx"
 TABLES=/dev/null; [ "$DRY_RUN" = "1" ] && TABLES=/dev/stdout   # the benchmarks' stdout tables
 step "tools/infer.py ($DEVICE), tools/onnx_infer.py ($ORT_DEVICE, fp16 export)"
-if [ -f "$WORK/tools.json" ] && [ "$DRY_RUN" != "1" ]; then
-  step "tools: done before ($WORK/tools.json), reused"
-else
+done_before "$WORK/tools.json" tools || {
   run "${CHECK[@]}" tools "$CFG" "$CKPT" "$ONNX16" "$IMG" --out-dir "$WORK/tools" \
     --device "$DEVICE" --ort-device "$ORT_DEVICE" --out "$WORK/tools.json" \
     || note "the user-tools step failed (its output is above in the log)"
-fi
+}
 SPEED_RUNS=(fp32); [ "$DEVICE" = cuda ] && SPEED_RUNS=(fp32 amp)
 for prec in "${SPEED_RUNS[@]}"; do
   flag=(); suffix=""; [ "$prec" = amp ] && flag=(--amp) && suffix=_amp
   stem="train_speed_$([ "$DEVICE" = cpu ] && echo cpu || echo gpu)$suffix"
   step "training step, $prec: benchmarks/train_speed.py"
-  if [ -f "$WORK/$stem.json" ] && [ "$DRY_RUN" != "1" ]; then
-    step "training step $prec: done before ($WORK/$stem.json), reused"; continue
-  fi
+  done_before "$WORK/$stem.json" "training step $prec" && continue
   run "$PY" "$ROOT/benchmarks/train_speed.py" --device "$DEVICE" "${flag[@]}" "${SPEED_ARGS[@]}" \
     --bench-python "$PEERS_PY" --out-dir "$WORK" --suffix "$suffix" \
     --work-dir "$WORK/bench_train" > "$TABLES" \
     || note "benchmarks/train_speed.py ($prec) failed (its output is above in the log)"
 done
 step "the loss alone: benchmarks/loss_ops.py"
-if [ -f "$WORK/loss_ops.md" ] && [ "$DRY_RUN" != "1" ]; then
-  step "loss ops: done before ($WORK/loss_ops.md), reused"
-else
+done_before "$WORK/loss_ops.md" "loss ops" || {
   run "$PY" "$ROOT/benchmarks/loss_ops.py" --device "$DEVICE" "${LOSS_ARGS[@]}" \
     --bench-python "$PEERS_PY" --out "$WORK/loss_ops.md" > "$TABLES" \
     || note "benchmarks/loss_ops.py failed (its output is above in the log)"
-fi
+}
 
 # 7. report
 run "${CHECK[@]}" report --work-dir "$WORK" --mode "$MODE" --speed-batch "$SPEED_BATCH" \
