@@ -401,7 +401,7 @@ def cmd_report(args):
             lines.append(f"| `{name}` | {r['device']} | {r['rc']} | {r['wall_s']} | "
                          f"{r.get('people', r.get('error'))} |")
         lines.append('')
-    speed = _speed_rows(w) if osp.isdir(w) else {}
+    speed = _speed_rows(w)
     if speed:
         lines += ['## Training step without data loading (`benchmarks/train_speed.py`, '
                   f'640x640, batch {args.speed_batch})', '',
