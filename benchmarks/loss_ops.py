@@ -27,6 +27,9 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks.common.machine import cpu_line  # noqa: E402
+
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 PEOPLE = (0, 1, 3, 10, 25, 50)
 SIZE = 640
@@ -171,17 +174,6 @@ def markdown(rows, cpu: str, device: str = 'cpu', batches=BATCHES, people=PEOPLE
     return '\n'.join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        txt = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-        name = next(l.split(':', 1)[1].strip() for l in txt.splitlines() if l.startswith('Model name'))
-        flags = next(l for l in txt.splitlines() if l.startswith('Flags'))
-        isa = 'avx512_bf16' if 'avx512_bf16' in flags else 'avx512f' if 'avx512f' in flags else 'avx2'
-        return f'{name} ({isa}), {os.cpu_count()} cores, {platform.python_version()}'
-    except Exception:  # noqa: BLE001 -- a report detail only
-        return platform.processor()
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--worker', choices=['erpose', 'yolo'])
@@ -222,7 +214,8 @@ def main():
         rows += json.loads(res.stdout.strip().splitlines()[-1])
     else:
         print(f'no peers python at {args.bench_python}: Ultralytics rows skipped', file=sys.stderr)
-    md = markdown(rows, cpu_name(), args.device, batches, people)
+    md = markdown(rows, f'{cpu_line()}, Python {platform.python_version()}', args.device,
+                  batches, people)
     print(md)
     if args.out:
         with open(args.out, 'w') as f:

@@ -121,3 +121,16 @@ def test_quickstart_config_trains_with_bf16_and_channels_last(tiny_data, tmp_pat
     w = ckpt['state_dict']['backbone.stem.conv.weight']
     assert w.dtype == torch.float32 and w.is_contiguous(memory_format=torch.channels_last)
     assert ckpt['optimizer']['state']  # AdamW stepped
+    # the quickstart's summary names what its time depends on: the CPU, threads per core,
+    # the precision the CPU allowed, the median logged step
+    image = osp.join(tiny_data, 'val', sorted(os.listdir(osp.join(tiny_data, 'val')))[0])
+    report = _run([sys.executable, 'tools/analysis/quickstart_report.py', QUICKSTART_CFG,
+                   osp.join(work, 'epoch_2.pth'), '--work-dir', work, '--image', image,
+                   '--train-seconds', '60'])
+    lines = dict(line.split(' : ', 1) for line in report.splitlines() if ' : ' in line)
+    lines = {k.strip(): v for k, v in lines.items()}
+    assert 'logical CPUs' in lines['CPU'] and 'avx2' in lines['CPU']
+    assert lines['training precision'].startswith(
+        'bf16' if cpu_has_native_bf16() else 'fp32')
+    assert float(lines['s per iteration'].split()[0]) > 0
+    assert lines['training time'] == '1.0 min' and lines['torch threads'] == '1'

@@ -26,9 +26,11 @@ def timed_steps(step, n: int) -> list:
 
 
 def cpu_info() -> Dict[str, object]:
-    """``{'model': str, 'cpus': int, 'flags': {flag: bool}}`` from ``lscpu`` (``/proc/cpuinfo``
-    as a fallback), for the ISA flags that decide which CPU kernels torch uses."""
-    model, flags = '?', set()
+    """``{'model': str, 'cpus': int, 'threads_per_core': int|None, 'flags': {flag: bool}}``
+    from ``lscpu`` (``/proc/cpuinfo`` as a fallback): the CPU, how many of its logical CPUs
+    share a core (2: two threads of one core, not two cores) and the ISA flags that decide
+    which CPU kernels torch uses."""
+    model, flags, per_core = '?', set(), None
     try:
         out = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=20).stdout
         for line in out.splitlines():
@@ -37,6 +39,8 @@ def cpu_info() -> Dict[str, object]:
                 model = val.strip()
             elif key.strip() == 'Flags':
                 flags = set(val.split())
+            elif key.strip() == 'Thread(s) per core' and val.strip().isdigit():
+                per_core = int(val.strip())
     except (OSError, subprocess.SubprocessError):
         pass
     if model == '?' or not flags:
@@ -49,14 +53,18 @@ def cpu_info() -> Dict[str, object]:
                         flags = set(line.split(':', 1)[1].split())
         except OSError:
             pass
-    return dict(model=model, cpus=os.cpu_count() or 0,
+    return dict(model=model, cpus=os.cpu_count() or 0, threads_per_core=per_core,
                 flags={f: f in flags for f in ISA_FLAGS})
 
 
-def cpu_line(info: Dict[str, object]) -> str:
-    """One line for a report, e.g. ``AMD EPYC, 2 logical CPUs, avx2 yes, avx512f no, ...``."""
+def cpu_line(info: Dict[str, object] = None) -> str:
+    """One line for a report, e.g. ``AMD EPYC (`lscpu`), 2 logical CPUs, 1 thread per
+    core; flags: avx2 yes, avx512f no, ...`` (``info``: :func:`cpu_info`, or this CPU's)."""
+    info = cpu_info() if info is None else info
     flags = ', '.join(f"{k} {'yes' if v else 'no'}" for k, v in info['flags'].items())
-    return f"{info['model']} (`lscpu`), {info['cpus']} logical CPUs; flags: {flags}"
+    per_core = info.get('threads_per_core')
+    smt = f', {per_core} thread{"s" if per_core != 1 else ""} per core' if per_core else ''
+    return f"{info['model']} (`lscpu`), {info['cpus']} logical CPUs{smt}; flags: {flags}"
 
 
 def thread_env(threads: int, base: Dict[str, str] = None) -> Dict[str, str]:

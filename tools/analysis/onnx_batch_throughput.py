@@ -16,7 +16,6 @@ import argparse
 import glob
 import os
 import os.path as osp
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,19 +25,7 @@ import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
-
-
-def cpu_name() -> str:
-    """lscpu model name + the widest AVX it lists."""
-    try:
-        out = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-    except OSError:
-        return 'unknown CPU'
-    name = next((l.split(':', 1)[1].strip() for l in out.splitlines()
-                 if l.startswith('Model name')), 'unknown CPU')
-    flags = out.split('Flags:', 1)[-1]
-    simd = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'
-    return f'{name} ({simd}, {os.cpu_count()} logical CPUs)'
+from benchmarks.common.machine import cpu_line  # noqa: E402
 
 
 def load_images(folder, n):
@@ -88,7 +75,7 @@ def main(argv=None) -> int:
     h, w = imgs[0].shape[:2]
     print(f'{osp.basename(path)}, input {runner.input_size[0]}x{runner.input_size[1]}, '
           f'{len(imgs)} images of {w}x{h}, {args.threads} thread(s), best of {args.passes} '
-          f'passes; {cpu_name()}; load average {os.getloadavg()[0]:.1f}\n')
+          f'passes; {cpu_line()}; load average {os.getloadavg()[0]:.1f}\n')
     print('| batch | images/s | ms/image | vs batch 1 |')
     print('|---|---|---|---|')
     base = best[args.batch_sizes[0]]

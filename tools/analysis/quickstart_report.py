@@ -75,6 +75,26 @@ def draw_predictions(config: str, checkpoint: str, image: str, out_file: str) ->
     return int(keep.sum())
 
 
+def machine_lines(cfg, train) -> list:
+    """What the training time depends on: the CPU (model, threads per core, ISA flags),
+    torch's threads, whether the config's bf16 autocast ran natively, the median step."""
+    import torch
+    from benchmarks.common.machine import cpu_line
+    from erpose_mm.engine.cpu_bf16_optim_wrapper import cpu_has_native_bf16
+    lines = [f'CPU                : {cpu_line()}',
+             f'torch threads      : {torch.get_num_threads()}']
+    if cfg.optim_wrapper.get('type') == 'CPUBF16OptimWrapper':
+        lines.append('training precision : ' + (
+            'bf16 autocast (backbone, neck), native bf16' if cpu_has_native_bf16()
+            else 'fp32 (this CPU has no native bf16)'))
+    steps = sorted(r['time'] for r in train if 'time' in r)
+    if steps:
+        data = sorted(r['data_time'] for r in train if 'data_time' in r)
+        lines.append(f's per iteration    : {steps[len(steps) // 2]:.3f} (median of '
+                     f'{len(steps)} logged; data {data[len(data) // 2]:.3f})')
+    return lines
+
+
 def parse_test_log(path: str) -> dict:
     metrics = {}
     if path and osp.isfile(path):
@@ -113,6 +133,8 @@ def main():
     print('\n==================== ER-Pose quickstart summary ====================')
     if args.train_seconds:
         print(f'training time      : {args.train_seconds / 60:.1f} min')
+    for line in machine_lines(cfg, train):
+        print(line)
     for k, v in metrics.items():
         print(f'val {k:<14} : {v:.3f}')
     print(f'checkpoint         : {args.checkpoint}')
