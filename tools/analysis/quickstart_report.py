@@ -80,18 +80,19 @@ def machine_lines(cfg, train) -> list:
     torch's threads, whether the config's bf16 autocast ran natively, the median step."""
     import torch
     from benchmarks.common.machine import cpu_line
-    from erpose_mm.engine.cpu_bf16_optim_wrapper import cpu_has_native_bf16
+    from benchmarks.common.stats import med
+    from erpose_mm.engine import cpu_has_native_bf16
     lines = [f'CPU                : {cpu_line()}',
              f'torch threads      : {torch.get_num_threads()}']
     if cfg.optim_wrapper.get('type') == 'CPUBF16OptimWrapper':
         lines.append('training precision : ' + (
             'bf16 autocast (backbone, neck), native bf16' if cpu_has_native_bf16()
             else 'fp32 (this CPU has no native bf16)'))
-    steps = sorted(r['time'] for r in train if 'time' in r)
+    steps = [r['time'] for r in train if 'time' in r]
     if steps:
-        data = sorted(r['data_time'] for r in train if 'data_time' in r)
-        lines.append(f's per iteration    : {steps[len(steps) // 2]:.3f} (median of '
-                     f'{len(steps)} logged; data {data[len(data) // 2]:.3f})')
+        data = med([r.get('data_time') for r in train])
+        lines.append(f's per iteration    : {med(steps):.3f} (median of {len(steps)} logged;'
+                     f' data {data:.3f})')
     return lines
 
 
