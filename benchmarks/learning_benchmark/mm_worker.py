@@ -247,11 +247,14 @@ def run(spec: dict) -> None:
             os.remove(osp.join(out_dir, 'train', f'epoch_{e}.pth'))
     preds, cocometric = {}, {}
     t = time.perf_counter()
+    last_only = set(spec.get('last_only') or [])
     for variant, opts in spec['evals'].items():
         vcfg = copy.deepcopy(cfg)
         if opts:
             vcfg.merge_from_dict(opts)
         for e, ck in ckpts.items():
+            if variant in last_only and e != b['epochs']:
+                continue
             vcfg.load_from = ck
             prefix = osp.join(out_dir, f'preds_{variant or "own"}_e{e}')
             vcfg.test_evaluator.outfile_prefix = prefix
@@ -261,9 +264,7 @@ def run(spec: dict) -> None:
             preds.setdefault(variant, {})[str(e)] = prefix + '.keypoints.json'
             cocometric.setdefault(variant, {})[str(e)] = {k: float(v) for k, v in m.items()}
     result.update(test_s=round(time.perf_counter() - t, 1), preds=preds, cocometric=cocometric)
-    # keep the last checkpoint only (evaluated ones are not needed any more)
-    for e, ck in ckpts.items():
-        if e != b['epochs'] and osp.isfile(ck):
-            os.remove(ck)
+    # the evaluated checkpoints stay for the SAH diagnostics (sah_diagnostics.py)
+    result['checkpoints'] = {str(e): ck for e, ck in ckpts.items()}
     result['checkpoint'] = ckpts[b['epochs']]
     write_worker_result(out_dir, result)

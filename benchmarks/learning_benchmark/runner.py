@@ -105,6 +105,9 @@ class Bench:
         r = ROW_BY_NAME[name]
         what = {k: r.get(k) for k in ('kind', 'config', 'model', 'opts', 'predict', 'peer')}
         what['evals'] = {e['name']: e.get('opts') or e.get('predict') for e in eval_rows_of(name)}
+        last_only = [e['name'] for e in eval_rows_of(name) if e.get('last_only')]
+        if last_only:
+            what['last_only'] = last_only
         return result_key(name, seed, dict(budget=row_budget(self.b, name), row=what,
                                            splits=SPLITS), self.codes[r['kind']])
 
@@ -153,7 +156,8 @@ class Bench:
         shutil.rmtree(row_dir, ignore_errors=True)
         os.makedirs(row_dir)
         spec = dict(name=name, seed=seed, budget=self.b, data_root=self.data_root,
-                    out_dir=row_dir, threads=self.args.threads, evals=self.evals(name))
+                    out_dir=row_dir, threads=self.args.threads, evals=self.evals(name),
+                    last_only=[e['name'] for e in eval_rows_of(name) if e.get('last_only')])
         script = osp.join(self.code_dir, 'benchmarks', 'learning.py')
         env = thread_env(self.args.threads)
         if row['kind'] == 'mm':

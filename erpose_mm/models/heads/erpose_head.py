@@ -14,9 +14,13 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from ..layers import fuse_conv_bn
 from ...structures import (DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings,
                            keypoints_to_bboxes, oks_nms)
+from ...structures.oks import batched_oks
 from .erpose_branches import ERPoseBranches
 from .keypoint_prior import keypoint_offset_prior
 from .targets import pad_targets
+
+# how the SAH's positive is chosen: see ERPoseHead's ``one2one_assign``
+ONE2ONE_ASSIGN = ('own', 'one2many', 'one2many_topk')
 
 
 @MODELS.register_module()
@@ -51,6 +55,22 @@ class ERPoseHead(BaseHead):
             'hard' (1 at positives, the 0/1 labels of paper Eq. 11). See docs/design.md.
         loss_pose / loss_vis / loss_conf / loss_bbox: loss configs (weights 15 / 1 / 1).
         one2many_weight: weight of the MAH losses relative to SAH.
+        one2one_assign: how the SAH's single positive per person is chosen (the paper
+            says only that the SAH assigns one positive per instance):
+
+            * ``'own'`` (default): the one-to-one matching ranks cells by the SAH's own
+              predictions (``conf^alpha * OKS^beta`` of the SAH's confidence and keypoints);
+            * ``'one2many'``: the same matching ranks cells by the MAH's predictions, so the
+              SAH's positive is where the MAH's score peaks (the cell OKS-NMS would keep);
+            * ``'one2many_topk'``: the SAH's own score ranks only the person's MAH positives
+              (its top-k cells), as YOLO26 picks its one-to-one positive among the top
+              cells of the one-to-many metric; people without MAH positives keep their
+              usual candidates.
+
+            The SAH's soft confidence target is the OKS of the SAH's own keypoints at its
+            positive in every mode. Needs a MAH for the two ``'one2many'`` modes.
+        one2one_conf_target: the SAH's confidence target, ``'soft'`` or ``'hard'``; None:
+            ``conf_target`` (both heads the same).
         oks_scale: where the person scale ``s`` (``s^2`` in the OKS of the assigner and of
             the Smooth-OKS loss) comes from. ``'bbox'`` (default, the paper: "the square
             root of the area of the human bounding box"): the area of the (augmented) GT
@@ -90,6 +110,8 @@ class ERPoseHead(BaseHead):
                  loss_bbox: ConfigType = dict(type='IoULoss', mode='square', eps=1e-16,
                                               reduction='sum', loss_weight=5.0),
                  one2many_weight: float = 1.0,
+                 one2one_assign: str = 'own',
+                 one2one_conf_target: Optional[str] = None,
                  oks_scale: str = 'bbox',
                  kpt_prior_height: Optional[float] = None,
                  init_cfg: OptConfigType = None) -> None:
@@ -99,6 +121,15 @@ class ERPoseHead(BaseHead):
                              f'{len(featmap_strides)} strides')
         if conf_target not in ('hard', 'soft'):
             raise ValueError(f"ERPoseHead: conf_target must be 'hard' or 'soft', got {conf_target!r}")
+        if one2one_conf_target not in (None, 'hard', 'soft'):
+            raise ValueError("ERPoseHead: one2one_conf_target must be None, 'hard' or 'soft', "
+                             f'got {one2one_conf_target!r}')
+        if one2one_assign not in ONE2ONE_ASSIGN:
+            raise ValueError(f'ERPoseHead: one2one_assign must be one of {ONE2ONE_ASSIGN}, '
+                             f'got {one2one_assign!r}')
+        if one2one_assign != 'own' and not with_one2many:
+            raise ValueError(f"ERPoseHead: one2one_assign={one2one_assign!r} needs the "
+                             'one-to-many head (with_one2many=True)')
         if oks_scale not in ('bbox', 'area'):
             raise ValueError(f"ERPoseHead: oks_scale must be 'bbox' or 'area', got {oks_scale!r}")
         self.oks_scale = oks_scale
@@ -110,6 +141,8 @@ class ERPoseHead(BaseHead):
         self.detach_one2one = detach_one2one
         self.conf_target = conf_target
         self.one2many_weight = one2many_weight
+        self.one2one_assign = one2one_assign
+        self.one2one_conf_target = one2one_conf_target or conf_target
         if metainfo is not None:
             from mmpose.datasets.datasets.utils import parse_pose_metainfo
             meta = parse_pose_metainfo(dict(from_file=metainfo))
@@ -411,34 +444,82 @@ class ERPoseHead(BaseHead):
         return pad_targets(batch_data_samples, self.num_keypoints, self.oks_scale, device)
 
     def assign(self, outs: Dict[str, Tensor], gt: Dict[str, Tensor],
-               assigner) -> Dict[str, Tensor]:
+               assigner, candidate_mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Run ``assigner`` on decoded outputs (:meth:`decode`) and padded targets
-        (:meth:`batch_targets`); see :meth:`KeypointDrivenAssigner.assign_batch`."""
+        (:meth:`batch_targets`); see :meth:`KeypointDrivenAssigner.assign_batch`.
+        ``candidate_mask`` (B, G, N) bool further restricts each person's candidates."""
         return assigner.assign_batch(
             outs['priors'], outs['strides'], outs['conf_logits'].detach().sigmoid(),
             outs['keypoints'].detach(), gt, self.sigmas,
-            bboxes=outs['bboxes'].detach() if self.with_bbox else None)
+            bboxes=outs['bboxes'].detach() if self.with_bbox else None,
+            candidate_mask=candidate_mask)
+
+    @torch.no_grad()
+    def assign_one2one(self, o2o_outs: Dict[str, Tensor], gt: Dict[str, Tensor],
+                       o2m_outs: Optional[Dict[str, Tensor]] = None,
+                       o2m_res: Optional[Dict[str, Tensor]] = None) -> Dict[str, Tensor]:
+        """The SAH's one positive per person, chosen as ``one2one_assign`` says.
+
+        Args:
+            o2o_outs / o2m_outs: :meth:`decode` outputs of the SAH / MAH.
+            gt: :meth:`batch_targets`.
+            o2m_res: the MAH's assignment (``gt_inds`` (B, N)).
+
+        Returns:
+            :meth:`KeypointDrivenAssigner.assign_batch`'s dict for the SAH. In the two
+            ``'one2many'`` modes ``quality`` and ``align`` at each positive are the OKS of
+            the SAH's own keypoints there, so the soft confidence target is that OKS in
+            every mode.
+        """
+        if self.one2one_assign == 'own':
+            return self.assign(o2o_outs, gt, self.assigner_one2one)
+        if self.one2one_assign == 'one2many':
+            res = self.assign(o2m_outs, gt, self.assigner_one2one)
+        else:  # 'one2many_topk': the SAH's score over the person's MAH positives
+            G = gt['mask'].shape[1]
+            g_index = torch.arange(G, device=o2m_res['gt_inds'].device).view(1, G, 1)
+            mah_pos = o2m_res['gt_inds'].unsqueeze(1) == g_index             # (B, G, N)
+            mask = mah_pos | ~mah_pos.any(-1, keepdim=True)
+            res = self.assign(o2o_outs, gt, self.assigner_one2one, candidate_mask=mask)
+        pos_b, pos_n = (res['gt_inds'] >= 0).nonzero(as_tuple=True)
+        g = res['gt_inds'][pos_b, pos_n]
+        # per positive: (P, 1, K, 2) vs (P, 1, K, 2) -> (P, 1, 1), the assigner's own OKS
+        own = batched_oks(o2o_outs['keypoints'][pos_b, pos_n].detach().float()[:, None],
+                          gt['keypoints'][pos_b, g].float()[:, None],
+                          gt['keypoints_visible'][pos_b, g].float()[:, None],
+                          gt['areas'][pos_b, g].float()[:, None], self.sigmas).reshape(-1)
+        quality = torch.zeros_like(res['quality'])
+        quality[pos_b, pos_n] = own
+        return dict(res, quality=quality, align=quality.clone())
 
     def _branch_loss(self, raw_outs, gt: Dict[str, Tensor], assigner) -> dict:
+        """One head's losses from its raw outputs, assigned by ``assigner`` on its own
+        predictions, with the head's ``conf_target`` (what the MAH does)."""
         outs = self.decode(*raw_outs)
+        return self.branch_loss(outs, gt, self.assign(outs, gt, assigner), self.conf_target)
+
+    def branch_loss(self, outs: Dict[str, Tensor], gt: Dict[str, Tensor],
+                    res: Dict[str, Tensor], conf_target: str) -> dict:
+        """One head's losses from its :meth:`decode` outputs and its assignment ``res``
+        (:meth:`KeypointDrivenAssigner.assign_batch`'s dict); ``conf_target`` 'soft' or
+        'hard'."""
         conf_logits, keypoints, vis_logits = outs['conf_logits'], outs['keypoints'], outs['vis_logits']
         B, N = conf_logits.shape
-        res = self.assign(outs, gt, assigner)
         gt_inds = res['gt_inds']                                        # (B, N)
         pos = gt_inds >= 0
         pos_b, pos_n = pos.nonzero(as_tuple=True)
         G = gt['mask'].shape[1]
         flat = pos_b * G + gt_inds[pos_b, pos_n]                        # person id in the batch
         conf_weight = (~res['ignore_mask']).to(conf_logits)
-        conf_target = conf_logits.new_zeros(B, N)
-        if self.conf_target == 'hard':
-            conf_target[pos_b, pos_n] = 1.0
+        conf_target_map = conf_logits.new_zeros(B, N)
+        if conf_target == 'hard':
+            conf_target_map[pos_b, pos_n] = 1.0
         else:
             # TAL-style: align / max align of that person * max quality of that person
             align, qual = res['align'][pos_b, pos_n], res['quality'][pos_b, pos_n]
             max_align = align.new_zeros(B * G).scatter_reduce(0, flat, align, 'amax')
             max_qual = qual.new_zeros(B * G).scatter_reduce(0, flat, qual, 'amax')
-            conf_target[pos_b, pos_n] = align / max_align[flat].clamp(min=1e-9) * max_qual[flat]
+            conf_target_map[pos_b, pos_n] = align / max_align[flat].clamp(min=1e-9) * max_qual[flat]
         pos_gt = gt['keypoints'].flatten(0, 1)[flat]
         pos_gt_vis = gt['keypoints_visible'].flatten(0, 1)[flat]
         pos_area = gt['areas'].flatten(0, 1)[flat]
@@ -449,8 +530,8 @@ class ERPoseHead(BaseHead):
         vis_t = (pos_gt_vis > 0).float()
         losses['loss_vis'] = self.loss_vis(vis_logits[pos_b, pos_n], vis_t,
                                            torch.ones_like(vis_t)) / max(vis_t.numel(), 1)
-        norm = conf_target.sum().clamp(min=1.0)
-        losses['loss_conf'] = self.loss_conf(conf_logits, conf_target, conf_weight) / norm
+        norm = conf_target_map.sum().clamp(min=1.0)
+        losses['loss_conf'] = self.loss_conf(conf_logits, conf_target_map, conf_weight) / norm
         if self.with_bbox:
             losses['loss_bbox'] = self.loss_bbox(
                 outs['bboxes'][pos_b, pos_n], gt['bboxes'].flatten(0, 1)[flat]) / max(num_pos, 1)

@@ -94,7 +94,8 @@ class KeypointDrivenAssigner:
     @torch.no_grad()
     def assign_batch(self, priors: Tensor, strides: Tensor, scores: Tensor, keypoints: Tensor,
                      gt: Dict[str, Tensor], sigmas: Tensor,
-                     bboxes: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                     bboxes: Optional[Tensor] = None,
+                     candidate_mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Assign the grid cells of B images to their people.
 
         Args:
@@ -105,6 +106,8 @@ class KeypointDrivenAssigner:
                 person, not padding).
             sigmas: (K,) OKS sigmas.
             bboxes: (B, N, 4) predicted boxes, needed for ``metric='iou'``.
+            candidate_mask: (B, G, N) bool, cells a person may take besides the
+                candidate rule (ANDed with it); None: the rule alone.
 
         Returns:
             dict with ``gt_inds`` (B, N) long, -1 for background else the person's index in
@@ -143,6 +146,8 @@ class KeypointDrivenAssigner:
             r = self.center_radius * strides.view(1, 1, N)
             in_center = ((px - cx).abs() < r) & ((py - cy).abs() < r)
             candidates = (in_box | in_center) & labelled[..., None]
+        if candidate_mask is not None:
+            candidates = candidates & candidate_mask
 
         if self.metric == 'oks':
             q = batched_oks(keypoints.float(), gt['keypoints'].float(), vis,
