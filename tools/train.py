@@ -15,10 +15,14 @@ What it adds to MMPose's tool, so that nothing passes silently:
 * ``ERPoseRunner`` (``erpose_mm/engine/runner.py``): ``load_from`` loads what fits, starts
   the keypoint output layers fresh for another keypoint count (one log line) and refuses
   another scale or model; ``--allow-partial-checkpoint`` loads whatever fits.
-* checkpoints are written atomically and ``--resume`` falls back to the newest complete
-  checkpoint when ``last_checkpoint`` is broken (``erpose_mm/engine/safe_checkpoint.py``).
+* checkpoints are written atomically; ``--resume`` resumes only from a checkpoint that
+  holds the training state (optimizer, schedulers, message hub, EMA) and falls back to the
+  newest such checkpoint when ``last_checkpoint`` is broken or names a weights-only file;
+  ``--resume FILE`` with a weights-only file is refused
+  (``erpose_mm/engine/safe_checkpoint.py``, ``ERPoseRunner``).
 
-Refusals are one line, ``error: ...``, exit status 1.
+Refusals are one line, ``error: ...``, on stderr (and in the run's log file), exit
+status 1.
 """
 import argparse
 import os.path as osp
@@ -114,10 +118,21 @@ def main():
     try:
         runner.train()
     except (DatasetCheckError, CheckpointMismatchError, ResumeError) as e:
-        # refusals of the data check, of load_from and of --resume: one line (console and
-        # log file), no traceback
-        runner.logger.error(f'error: {e}')
-        sys.exit(1)
+        # refusals of the data check, of load_from and of --resume: one line, no traceback
+        refuse(runner, f'error: {e}')
+
+
+def refuse(runner, line: str) -> None:
+    """Print ``line`` on stderr, also write it to the run's log file (not through the
+    console handler, which would prefix it), and exit with status 1."""
+    import logging
+    record = logging.LogRecord(runner.logger.name, logging.ERROR, __file__, 0, line, None,
+                               None)
+    for handler in runner.logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(line, file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -53,6 +53,8 @@ class ERPoseRunner(Runner):
         return getattr(self.cfg, 'filename', None) or 'the config'
 
     def load_or_resume(self) -> None:
+        if not self._has_loaded and self._resume:
+            return self._resume_full_state()
         if self._has_loaded or self._resume or self._load_from is None:
             return super().load_or_resume()
         allow_partial = bool(self.cfg.get('allow_partial_checkpoint', False))
@@ -61,6 +63,43 @@ class ERPoseRunner(Runner):
                                   allow_partial=allow_partial)
             return super().load_or_resume()
         self.load_for_finetuning(self._load_from, allow_partial)
+
+    def _resume_full_state(self) -> None:
+        """MMEngine's resume, from a checkpoint that holds the whole training state.
+
+        Needed: ``meta`` (epoch, iter), ``message_hub``, ``optimizer``, and
+        ``param_schedulers`` / ``ema_state_dict`` when this run has schedulers / an
+        ``EMAHook`` (:func:`~erpose_mm.engine.safe_checkpoint.missing_training_state`).
+        Auto resume (no path) takes ``last_checkpoint`` or else the newest such
+        checkpoint of the work dir; an explicit path that lacks some of it is refused
+        with a one-line :class:`ResumeError` (resuming from weights alone would replay
+        the LR warm-up and lose the optimizer moments).
+        """
+        from mmengine.hooks import EMAHook
+
+        from .safe_checkpoint import (ResumeError, _is_local, find_resumable_checkpoint,
+                                      missing_training_state)
+        need = dict(param_schedulers=self.param_schedulers is not None,
+                    ema=any(isinstance(h, EMAHook) for h in self.hooks))
+        if self._load_from is None:
+            resume_from = find_resumable_checkpoint(self.work_dir, **need)
+            if resume_from is None:
+                return None
+            self.logger.info(f'Auto resumed from the latest checkpoint {resume_from}.')
+        else:
+            resume_from = self._load_from
+            if _is_local(resume_from):
+                missing = missing_training_state(resume_from, **need)
+                if missing is None:
+                    raise ResumeError(f'cannot resume from {resume_from}: not a complete '
+                                      'checkpoint (missing, empty or truncated)')
+                if missing:
+                    raise ResumeError(
+                        f'cannot resume from {resume_from}: it lacks the training state '
+                        f'({", ".join(missing)}); a weights-only checkpoint (e.g. '
+                        'best_*.pth) can start a run as load_from, not resume one')
+        self.resume(resume_from)
+        self._has_loaded = True
 
     def load_for_finetuning(self, filename: str, allow_partial: bool = False) -> dict:
         """Load ``filename`` into the (already initialised) model by fine-tuning rules.

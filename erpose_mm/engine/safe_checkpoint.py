@@ -19,13 +19,21 @@ on ``import erpose_mm``, so MMPose's own tools get them too through the configs'
   ``resume('')``, a garbled one a missing path, both fail. Here, when the named file is
   missing, empty, or not a complete checkpoint, the newest complete checkpoint in the work
   dir is used and one log line says so.
+
+Resuming needs the whole training state, not only the weights: a checkpoint without
+``optimizer`` (MMEngine's best checkpoints, ``best_*.pth``, are saved without optimizer
+and scheduler state) would replay the LR warm-up and lose the optimizer moments. The
+fallback therefore only considers checkpoints that hold ``meta`` (epoch, iter),
+``message_hub`` and ``optimizer`` -- plus ``param_schedulers`` / ``ema_state_dict`` when
+the caller says the run has them (:func:`missing_training_state`); if none does, it
+refuses (:class:`ResumeError`) rather than resuming from weights alone.
 """
 import glob
 import os
 import os.path as osp
 import uuid
 import zipfile
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -87,6 +95,40 @@ def is_complete_checkpoint(path: str) -> bool:
         return False
 
 
+def _load_lazily(path: str):
+    """``torch.load`` on the CPU with the tensors memory-mapped (zip format), so that
+    looking at a checkpoint's keys does not read its tensors."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False, mmap=True)
+    except RuntimeError:  # legacy (non-zip) format: no mmap
+        return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def missing_training_state(path: str, param_schedulers: bool = False,
+                           ema: bool = False) -> Optional[List[str]]:
+    """What of the training state MMEngine's ``Runner.resume`` needs ``path`` lacks:
+    ``[]`` when it holds it all, None when it is not a complete checkpoint.
+
+    Always needed: ``meta`` with ``epoch`` and ``iter``, ``message_hub`` and
+    ``optimizer``; ``param_schedulers`` when ``param_schedulers`` (the run has LR /
+    momentum schedulers), ``ema_state_dict`` when ``ema`` (the run has an ``EMAHook``).
+    """
+    if not is_complete_checkpoint(path):
+        return None
+    try:
+        ckpt = _load_lazily(path)
+    except Exception:
+        return None
+    if not isinstance(ckpt, dict):
+        return ['meta', 'message_hub', 'optimizer']  # a bare state dict
+    meta = ckpt.get('meta')
+    missing = [] if isinstance(meta, dict) and 'epoch' in meta and 'iter' in meta else \
+        ['meta (epoch, iter)']
+    needed = ['message_hub', 'optimizer'] + (['param_schedulers'] if param_schedulers else []) \
+        + (['ema_state_dict'] if ema else [])
+    return missing + [k for k in needed if k not in ckpt]
+
+
 def newest_complete_checkpoint(work_dir: str) -> Optional[str]:
     """The most recently written complete ``*.pth`` in ``work_dir`` (temporary files of
     :func:`atomic_save_checkpoint` are hidden and never considered); None if none."""
@@ -98,37 +140,63 @@ def newest_complete_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
-def find_resumable_checkpoint(path: str) -> Optional[str]:
+def newest_resumable_checkpoint(work_dir: str, param_schedulers: bool = False,
+                                ema: bool = False) -> Tuple[Optional[str], List[str]]:
+    """(the most recently written complete ``*.pth`` of ``work_dir`` that holds the
+    training state, or None; ``NAME (lacks PARTS)`` for each newer complete one skipped
+    because it lacks some, e.g. a weights-only ``best_*.pth``)."""
+    paths = [p for p in glob.glob(osp.join(work_dir, '*.pth'))
+             if not osp.basename(p).startswith('.')]
+    skipped = []
+    for p in sorted(paths, key=osp.getmtime, reverse=True):
+        missing = missing_training_state(p, param_schedulers, ema)
+        if missing == []:
+            return p, skipped
+        if missing:
+            skipped.append(f'{osp.basename(p)} (lacks {", ".join(missing)})')
+    return None, skipped
+
+
+def find_resumable_checkpoint(path: str, param_schedulers: bool = False,
+                              ema: bool = False) -> Optional[str]:
     """``find_latest_checkpoint(work_dir)`` that falls back to the newest complete
-    checkpoint when ``last_checkpoint`` is missing, empty, garbled or names a missing or
-    incomplete file (one log line says why). None when the work dir has no checkpoint
-    and no ``last_checkpoint`` (a fresh run, as MMEngine).
+    checkpoint holding the training state (:func:`missing_training_state`) when
+    ``last_checkpoint`` is missing, empty, garbled or names a missing, incomplete or
+    weights-only file (one log line says why). None when the work dir has neither a
+    ``last_checkpoint`` nor a complete checkpoint (a fresh run, as MMEngine).
 
     Raises:
-        ResumeError: ``last_checkpoint`` exists but neither it nor any ``*.pth`` in
-            the work dir is a complete checkpoint (resuming from scratch would silently
-            restart and overwrite the run).
+        ResumeError: there is a ``last_checkpoint`` or a complete checkpoint, but no
+            checkpoint with the training state to resume from (resuming from scratch
+            would silently restart and overwrite the run; resuming from weights alone
+            would replay the LR warm-up and lose the optimizer state).
     """
     save_file = osp.join(path, 'last_checkpoint')
     named = None
     if osp.exists(save_file):
         with open(save_file, 'rb') as f:
             named = f.read().decode('utf-8', errors='replace').strip()
-        if named and is_complete_checkpoint(named):
+        missing = missing_training_state(named, param_schedulers, ema) if named else None
+        if missing == []:
             return named
         why = (f'{save_file} is empty' if not named else
-               f'{save_file} names {named[:200]!r}, which is not a complete checkpoint')
+               f'{save_file} names {named[:200]!r}, which is not a complete checkpoint'
+               if missing is None else
+               f'{save_file} names {named[:200]!r}, which lacks the training state '
+               f'({", ".join(missing)})')
     else:
         why = f'{save_file} does not exist'
-    newest = newest_complete_checkpoint(path)
+    newest, skipped = newest_resumable_checkpoint(path, param_schedulers, ema)
+    skipped_note = f'; skipped {", ".join(skipped[:3])}' if skipped else ''
     if newest is None:
-        if named is None:
+        if named is None and not skipped:
             print_log('Did not find last_checkpoint to be resumed.', logger='current')
             return None
-        raise ResumeError(f'cannot resume: {why} and {path} holds no complete '
-                                'checkpoint (*.pth)')
-    print_log(f'resume: {why}; resuming from the newest complete checkpoint {newest}',
-              logger='current', level=30)
+        raise ResumeError(f'cannot resume: {why} and {path} holds no complete checkpoint '
+                          f'(*.pth) with the training state{skipped_note} (a weights-only '
+                          'checkpoint can start a run as load_from, not resume one)')
+    print_log(f'resume: {why}{skipped_note}; resuming from the newest complete checkpoint '
+              f'{newest}', logger='current', level=30)
     return newest
 
 
