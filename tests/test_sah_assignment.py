@@ -127,3 +127,18 @@ def test_bad_settings_are_refused(model_cfg):
     cfg.head.with_one2many = False
     with pytest.raises(ValueError, match='needs the one-to-many head'):
         MODELS.build(cfg)
+
+
+def test_one2many_weight_hook_follows_the_iteration():
+    from types import SimpleNamespace
+
+    from erpose_mm.engine import One2ManyWeightHook
+    head = SimpleNamespace(one2many_weight=1.0)
+    runner = SimpleNamespace(model=SimpleNamespace(head=head), iter=0, max_iters=11)
+    hook = One2ManyWeightHook(start=0.8, end=0.1)
+    seen = []
+    for it in (0, 5, 10):
+        runner.iter = it
+        hook.before_train_iter(runner, 0)
+        seen.append(head.one2many_weight)
+    assert seen == pytest.approx([0.8, 0.45, 0.1])

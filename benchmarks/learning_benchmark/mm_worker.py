@@ -157,7 +157,7 @@ def build_mm_cfg(spec: dict, iters_per_epoch: int):
             changes.append(f"{h.get('ema_type')} momentum/gamma {old_ema[0]}/{old_ema[1]} -> "
                            f"{b['ema_momentum']}/{b['ema_gamma']} (ER-Pose's)")
         hooks.append(h)
-    d['custom_hooks'] = hooks
+    d['custom_hooks'] = hooks + [dict(h) for h in spec.get('hooks') or []]
     d['default_hooks']['checkpoint'] = dict(type='CheckpointHook', interval=1,
                                             max_keep_ckpts=-1, save_best=None, save_last=True)
     d['default_hooks']['logger'] = dict(type='LoggerHook', interval=50)

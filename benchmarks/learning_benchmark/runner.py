@@ -104,6 +104,8 @@ class Bench:
     def key(self, name: str, seed: int) -> str:
         r = ROW_BY_NAME[name]
         what = {k: r.get(k) for k in ('kind', 'config', 'model', 'opts', 'predict', 'peer')}
+        if r.get('hooks'):
+            what['hooks'] = r['hooks']
         what['evals'] = {e['name']: e.get('opts') or e.get('predict') for e in eval_rows_of(name)}
         last_only = [e['name'] for e in eval_rows_of(name) if e.get('last_only')]
         if last_only:
@@ -162,7 +164,7 @@ class Bench:
         env = thread_env(self.args.threads)
         if row['kind'] == 'mm':
             spec.update(config=row['config'], opts=row.get('opts', {}),
-                        peer=row.get('peer', False))
+                        peer=row.get('peer', False), hooks=row.get('hooks', []))
             py = sys.executable
             env['PYTHONPATH'] = self.code_dir  # the snapshot's erpose_mm, not the live tree
         else:

@@ -2,6 +2,7 @@ from . import safe_checkpoint
 from .cpu_bf16_optim_wrapper import CPUBF16OptimWrapper, cpu_has_native_bf16
 from .ema import DedupExpMomentumEMA
 from .hooks import ChannelsLastHook, KeypointCountCheckHook, LastEpochsPipelineSwitchHook
+from .loss_weight_hook import One2ManyWeightHook
 from .optim_constructor import GroupedOptimWrapperConstructor
 from .runner import ERPoseRunner
 
@@ -10,5 +11,5 @@ safe_checkpoint.install()
 
 __all__ = ['ChannelsLastHook', 'CPUBF16OptimWrapper', 'cpu_has_native_bf16',
            'DedupExpMomentumEMA', 'ERPoseRunner', 'GroupedOptimWrapperConstructor',
-           'LastEpochsPipelineSwitchHook',
+           'LastEpochsPipelineSwitchHook', 'One2ManyWeightHook',
            'KeypointCountCheckHook']
