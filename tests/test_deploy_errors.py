@@ -12,6 +12,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEPLOY_CFG = osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_static-640x640.py')
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 CFG_N14 = osp.join(REPO, 'configs/erpose/erpose-n_crowdpose-640.py')
+CFG_256 = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
+DYNAMIC_CFG = osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py')
 PASSED = 'checks passed'
 
 
@@ -50,20 +52,27 @@ def files(tmp_path_factory):
         "onnx_config = dict(type='onnx', save_file='end2end.onnx', input_shape=None)\n"
         "codebase_config = dict(type='mmpose', task='TopdownPoseEstimation')\n"
         "backend_config = dict(type='onnxruntime')\n")
+    for name, shape in (('shape0', '[0, 0]'), ('negative', '[-32, 640]'), ('one', '[640]'),
+                        ('odd', '[640, 500]'), ('s256', '[256, 256]')):
+        out[name] = str(d / f'pose-detection_erpose_{name}.py')
+        (d / f'pose-detection_erpose_{name}.py').write_text(
+            f"onnx_config = dict(type='onnx', save_file='end2end.onnx', input_shape={shape})\n"
+            "codebase_config = dict(type='mmpose', task='PoseDetection')\n"
+            "backend_config = dict(type='onnxruntime')\n")
     out['heatmap'] = str(d / 'heatmap_model.py')
     (d / 'heatmap_model.py').write_text(
         "model = dict(type='TopdownPoseEstimator', head=dict(type='HeatmapHead'))\n")
     return out
 
 
-def _run(monkeypatch, tmp_path, *args):
+def _run(monkeypatch, tmp_path, *args, work_dir=None):
     """main(argv) -> the SystemExit message; PASSED when every check passed (the export,
     which needs MMDeploy, is stopped right after them)."""
     import erpose_mm.deploy as deploy_pkg
     monkeypatch.setattr(deploy_pkg, 'register_mmdeploy_rewriters',
                         lambda: (_ for _ in ()).throw(SystemExit(PASSED)))
     with pytest.raises(SystemExit) as err:
-        _tool().main([*args, '--work-dir', str(tmp_path / 'out')])
+        _tool().main([*args, '--work-dir', work_dir or str(tmp_path / 'out')])
     msg = str(err.value.code)
     assert '\n' not in msg, msg
     return msg
@@ -123,3 +132,72 @@ def test_checkpoint_that_does_not_fit_or_is_no_checkpoint(files, monkeypatch, tm
                 '--allow-partial-checkpoint') == PASSED
     msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['img'], files['img'])
     assert msg.startswith(f"error: {files['img']}: cannot be read as a PyTorch checkpoint")
+
+
+def test_static_input_shape_must_be_the_model_configs(files, monkeypatch, tmp_path):
+    """A static deploy shape other than the size the model config tests at is refused (the
+    graph, its metadata and the deploy config always agree); a dynamic config takes any."""
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_256, files['ckpt'], files['img'])
+    assert msg == (f'error: {DEPLOY_CFG}: static input shape 640x640 differs from the 256x256 '
+                   f'{CFG_256} tests at (BottomupResize / codec input_size); use a deploy '
+                   'config with onnx_config.input_shape=[256, 256] or a dynamic one '
+                   '(configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py)')
+    assert _run(monkeypatch, tmp_path, files['s256'], CFG_256, files['ckpt'],
+                files['img']) == PASSED
+    assert _run(monkeypatch, tmp_path, DYNAMIC_CFG, CFG_256, files['ckpt'],
+                files['img']) == PASSED
+
+
+@pytest.mark.parametrize('which, problem', [
+    ('shape0', '[0, 0]: width and height must be positive multiples of 32'),
+    ('negative', '[-32, 640]: width and height must be positive multiples of 32'),
+    ('odd', '[640, 500]: width and height must be positive multiples of 32'),
+    ('one', '[640]: expected (w, h), two integers'),
+])
+def test_bad_input_shapes(files, monkeypatch, tmp_path, which, problem):
+    msg = _run(monkeypatch, tmp_path, files[which], CFG_N, files['ckpt'], files['img'])
+    assert msg == f'error: {files[which]}: onnx_config.input_shape {problem}'
+
+
+def test_work_dir_that_is_a_file_or_holds_an_earlier_export(files, monkeypatch, tmp_path):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files['img'],
+               work_dir=str(a_file))
+    assert msg == f'error: --work-dir {a_file}: exists and is not a directory'
+    out = tmp_path / 'earlier'
+    out.mkdir()
+    (out / 'end2end.onnx').write_bytes(b'an earlier export')
+    (out / 'output_pytorch.jpg').write_bytes(b'')
+    msg = _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files['img'],
+               work_dir=str(out))
+    assert msg == (f'error: {out / "end2end.onnx"} already exists (and 1 more); pass '
+                   '--overwrite to replace the earlier export or choose another --work-dir')
+    assert _run(monkeypatch, tmp_path, DEPLOY_CFG, CFG_N, files['ckpt'], files['img'],
+                '--overwrite', work_dir=str(out)) == PASSED
+    assert (out / 'end2end.onnx').read_bytes() == b'an earlier export'  # checks only
+
+
+def test_export_onnx_takes_the_config_input_size(tmp_path):
+    """export_onnx without input_size exports at the size the config tests at (256 for the
+    synthetic config), graph and metadata alike; bad sizes are one-line errors."""
+    import json
+
+    import onnx
+
+    from erpose_mm.deploy.export import export_onnx, main
+    path = export_onnx(CFG_256, None, str(tmp_path / 'n256.onnx'))
+    model = onnx.load(path)
+    meta = json.loads({p.key: p.value for p in model.metadata_props}['erpose'])
+    assert meta['input_size'] == [256, 256]
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 256, 256]
+    for size in ((0, 0), (-32, 64), (640, )):
+        with pytest.raises(ValueError, match=r'^export_onnx: input_size \(') as err:
+            export_onnx(CFG_256, None, str(tmp_path / 'bad.onnx'), input_size=size)
+        assert '\n' not in str(err.value)
+    with pytest.raises(SystemExit) as err:
+        main([CFG_256, 'none', str(tmp_path / 'bad.onnx'), '--input-size', '0'])
+    assert str(err.value.code) == ('error: --input-size (0, 0): width and height must be '
+                                   'positive multiples of 32')
+    assert not (tmp_path / 'bad.onnx').exists()

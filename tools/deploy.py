@@ -20,7 +20,11 @@ model config given first: the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG) or i
 another codebase or task; a model config that is not an ER-Pose model config; a
 checkpoint that is not one or does not fit the model config (another scale, keypoint
 count or model: ``--allow-partial-checkpoint`` exports it anyway); an image that cannot
-be decoded.
+be decoded; a static ``onnx_config.input_shape`` that is not two positive multiples of 32
+or differs from the size the model config tests at (its ``BottomupResize`` / codec
+``input_size``: the graph, its metadata and the deploy config always agree); a
+``--work-dir`` that is a file; outputs of an earlier export in ``--work-dir``
+(``end2end.onnx``, ...) unless ``--overwrite``.
 """
 import argparse
 import logging
@@ -53,6 +57,9 @@ def parse_args(argv=None):
     parser.add_argument('--allow-partial-checkpoint', action='store_true',
                         help='export even when checkpoint tensors are missing or mis-shaped '
                         'for the model config (they keep their random initialisation)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the outputs of an earlier export in --work-dir '
+                        '(end2end.onnx, ...)')
     return parser.parse_args(argv)
 
 
@@ -92,6 +99,51 @@ def check_deploy_config(path: str) -> None:
         sys.exit(f'error: {path}: a deploy config of task {task!r}; ER-Pose (one-stage, '
                  "box-free) exports as task 'PoseDetection' "
                  '(configs/deploy/pose-detection_erpose_*.py)')
+    return cfg
+
+
+def check_input_shape(deploy_cfg, deploy_cfg_path: str, model_cfg, model_cfg_path: str):
+    """Exit with one line when the deploy config's static ``onnx_config.input_shape`` is
+    not (w, h) of positive multiples of 32, or differs from the size the model config
+    tests at; returns the (w, h) the graph and its metadata get."""
+    from erpose_mm.deploy.export import check_input_size, config_input_size
+    try:
+        model_size = config_input_size(model_cfg)
+    except ValueError as e:
+        sys.exit(f'error: {model_cfg_path}: {e}')
+    shape = (deploy_cfg.get('onnx_config') or {}).get('input_shape')
+    if shape is None:  # dynamic: traced at any size; the metadata gets the model's
+        return model_size
+    try:
+        shape = check_input_size(shape, 'onnx_config.input_shape')
+    except ValueError as e:
+        sys.exit(f'error: {deploy_cfg_path}: {e}')
+    if shape != model_size:
+        sys.exit(f'error: {deploy_cfg_path}: static input shape {shape[0]}x{shape[1]} '
+                 f'differs from the {model_size[0]}x{model_size[1]} {model_cfg_path} tests '
+                 'at (BottomupResize / codec input_size); use a deploy config with '
+                 f'onnx_config.input_shape=[{model_size[0]}, {model_size[1]}] or a dynamic '
+                 'one (configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py)')
+    return shape
+
+
+def check_work_dir(work_dir: str, deploy_cfg, skip_visualize: bool, overwrite: bool) -> None:
+    """Exit with one line when ``work_dir`` is not a directory, or holds outputs this
+    export would replace (unless ``overwrite``)."""
+    if osp.exists(work_dir) and not osp.isdir(work_dir):
+        sys.exit(f'error: --work-dir {work_dir}: exists and is not a directory')
+    backend = (deploy_cfg.get('backend_config') or {}).get('type', 'onnxruntime')
+    outputs = [(deploy_cfg.get('onnx_config') or {}).get('save_file', 'end2end.onnx')]
+    if backend == 'tensorrt':
+        inputs = deploy_cfg.backend_config.get('model_inputs') or [{}]
+        outputs.append(inputs[0].get('save_file', 'end2end.engine'))
+    if not skip_visualize:
+        outputs += [f'output_{backend}.jpg', 'output_pytorch.jpg']
+    existing = [osp.join(work_dir, f) for f in outputs if osp.exists(osp.join(work_dir, f))]
+    if existing and not overwrite:
+        more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
+        sys.exit(f'error: {existing[0]} already exists{more}; pass --overwrite to replace '
+                 'the earlier export or choose another --work-dir')
 
 
 def check_model_config(path: str):
@@ -142,8 +194,11 @@ def main(argv=None):
         sys.exit('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
 
     import erpose_mm  # noqa: F401  (registers models; installs the rewriter hook)
-    check_deploy_config(args.deploy_cfg)
+    deploy_config = check_deploy_config(args.deploy_cfg)
     model_config = check_model_config(args.model_cfg)
+    input_size = check_input_shape(deploy_config, args.deploy_cfg, model_config,
+                                   args.model_cfg)
+    check_work_dir(args.work_dir, deploy_config, args.skip_visualize, args.overwrite)
     check_image(args.img, 'image')
     if args.test_img and not args.skip_visualize:
         _check_file(args.test_img, 'test image')
@@ -157,9 +212,8 @@ def main(argv=None):
         sys.exit('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
 
     from mmdeploy.apis import torch2onnx, visualize_model
-    from mmdeploy.utils import (Backend, get_backend, get_input_shape, get_ir_config,
-                                get_model_inputs, get_root_logger, load_config as
-                                load_deploy_config)
+    from mmdeploy.utils import (Backend, get_backend, get_ir_config, get_model_inputs,
+                                get_root_logger, load_config as load_deploy_config)
     logger = get_root_logger()
     logger.setLevel(args.log_level)
 
@@ -178,7 +232,10 @@ def main(argv=None):
     elif backend != Backend.ONNXRUNTIME:
         sys.exit(f'error: backend {backend.value!r} is not supported by this tool '
                  '(onnxruntime, tensorrt)')
-    os.makedirs(osp.abspath(args.work_dir), exist_ok=True)
+    try:
+        os.makedirs(osp.abspath(args.work_dir), exist_ok=True)
+    except OSError as e:
+        sys.exit(f'error: --work-dir {args.work_dir}: cannot be created ({e.strerror or e})')
 
     # ---- PyTorch -> ONNX
     ir_config = get_ir_config(deploy_cfg)
@@ -193,10 +250,8 @@ def main(argv=None):
     # runner metadata (preprocessing, skeleton) so that onnx_runner needs only the .onnx
     post = deploy_cfg.codebase_config.get('post_processing', None)
     head_test_cfg = model_cfg.model.get('test_cfg', {}) or {}
-    input_shape = get_input_shape(deploy_cfg)
-    codec = model_cfg.get('codec', {})
-    codec = codec[-1] if isinstance(codec, (list, tuple)) else codec
-    input_size = input_shape or codec.get('input_size', (640, 640))
+    # input_size: the deploy config's static shape, which check_input_shape made sure is
+    # the model config's, or (dynamic) the model config's
     dynamic = bool(ir_config.get('dynamic_axes'))
     add_runner_metadata(ir_file, runner_metadata(
         load_config(args.model_cfg), input_size, *decode_settings(head_test_cfg, post), dynamic))

@@ -92,6 +92,38 @@ def _find_transform(pipeline, type_name):
     return None
 
 
+def config_input_size(cfg) -> Tuple[int, int]:
+    """(w, h) a model config tests at: the ``input_size`` of its test pipeline's
+    ``BottomupResize``, else of its ``codec`` (the last one of a list), else (640, 640)."""
+    for loader in ('test_dataloader', 'val_dataloader'):
+        if loader in cfg:
+            size = (_find_transform(cfg[loader].dataset.pipeline, 'BottomupResize')
+                    or {}).get('input_size')
+            if size is not None:
+                return check_input_size(size, f'{loader} BottomupResize input_size')
+            break
+    codec = cfg.get('codec', None) or {}
+    codec = codec[-1] if isinstance(codec, (list, tuple)) else codec
+    if codec.get('input_size') is not None:
+        return check_input_size(codec['input_size'], 'codec input_size')
+    return (640, 640)
+
+
+def check_input_size(size, what: str = 'input_size') -> Tuple[int, int]:
+    """``size`` as (w, h) of positive integer multiples of 32; a one-line ValueError
+    naming ``what`` otherwise (one value, zero, negative, not a multiple of 32)."""
+    try:
+        w, h = (int(v) for v in size)
+        if (w, h) != tuple(float(v) for v in size):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f'{what} {size!r}: expected (w, h), two integers') from None
+    if w <= 0 or h <= 0 or w % 32 or h % 32:
+        raise ValueError(f'{what} {size!r}: width and height must be positive multiples '
+                         'of 32')
+    return w, h
+
+
 def runner_metadata(cfg, input_size: Sequence[int], score_thr: float, max_per_img: int,
                     dynamic: bool) -> dict:
     """What :mod:`onnx_runner` needs to reproduce the MMPose test pipeline."""
@@ -152,7 +184,7 @@ def add_runner_metadata(onnx_file: str, meta: dict) -> None:
 
 
 def export_onnx(config, checkpoint: Optional[str], out_file: str,
-                input_size: Tuple[int, int] = (640, 640), dynamic: bool = False,
+                input_size: Optional[Tuple[int, int]] = None, dynamic: bool = False,
                 score_thr: Optional[float] = None, max_per_img: Optional[int] = None,
                 opset: int = 11, fp16: bool = False) -> str:
     """Export ER-Pose to ONNX with plain ``torch.onnx`` (TorchScript exporter).
@@ -161,8 +193,10 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
         config: model config path or ``mmengine.Config``.
         checkpoint: checkpoint path (None: the config's initial weights).
         out_file: path of the ``.onnx`` file to write.
-        input_size: (w, h) of the network input, multiples of 32 (the ``BottomupResize``
-            ``input_size`` of the config, 640 for the COCO-640 configs).
+        input_size: (w, h) of the network input, positive multiples of 32. None: the
+            size the config tests at (:func:`config_input_size`: its ``BottomupResize`` /
+            codec ``input_size``, e.g. 640 for the COCO-640 configs, 256 for
+            ``erpose-n_synthetic-256``). The graph and its metadata use this size.
         dynamic: dynamic batch, height and width (the traced size is only an example;
             any multiple of 32 works, e.g. a 640 export runs on 800x800).
         score_thr: rows with ``score <= score_thr`` get score 0 (padding). None: the
@@ -178,10 +212,11 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
     Returns:
         ``out_file``.
     """
-    w, h = int(input_size[0]), int(input_size[1])
-    if w % 32 or h % 32:
-        raise ValueError(f'export_onnx: input_size {input_size} must be multiples of 32')
+    if input_size is not None:
+        w, h = check_input_size(input_size, 'export_onnx: input_size')
     model = build_model(config, checkpoint, device='cpu', deploy=True)
+    if input_size is None:
+        w, h = config_input_size(model.cfg)
     cfg_thr, cfg_max = decode_settings(model.cfg.model.get('test_cfg'))
     score_thr = cfg_thr if score_thr is None else float(score_thr)
     max_per_img = cfg_max if max_per_img is None else int(max_per_img)
@@ -320,8 +355,9 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help="checkpoint (.pth); 'none' for the config's "
                         'initial weights')
     parser.add_argument('out_file', help='.onnx file to write (refused if it exists)')
-    parser.add_argument('--input-size', type=int, nargs='+', default=[640],
-                        help='W [H], multiples of 32 (default 640)')
+    parser.add_argument('--input-size', type=int, nargs='+', default=None,
+                        help="W [H], multiples of 32 (default: the config's BottomupResize / "
+                        'codec input_size)')
     parser.add_argument('--dynamic', action='store_true',
                         help='dynamic batch, height and width')
     parser.add_argument('--fp16', action='store_true',
@@ -339,8 +375,13 @@ def main(argv=None) -> int:
     import sys
     args = parse_args(argv)
     size = args.input_size
-    if len(size) not in (1, 2):
+    if size is not None and len(size) not in (1, 2):
         sys.exit(f'error: --input-size takes W or W H, got {size}')
+    if size is not None:
+        try:
+            check_input_size((size[0], size[-1]), '--input-size')
+        except ValueError as e:
+            sys.exit(f'error: {e}')
     if osp.exists(args.out_file):
         sys.exit(f'error: {args.out_file}: exists; not overwritten')
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
@@ -348,7 +389,8 @@ def main(argv=None) -> int:
         if path is not None and not osp.isfile(path):
             sys.exit(f'error: {path}: {what} not found')
     try:
-        export_onnx(args.config, ckpt, args.out_file, input_size=(size[0], size[-1]),
+        export_onnx(args.config, ckpt, args.out_file,
+                    input_size=None if size is None else (size[0], size[-1]),
                     dynamic=args.dynamic, score_thr=args.score_thr,
                     max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16)
     except (ValueError, ImportError) as e:
