@@ -8,6 +8,7 @@ one COCO / CrowdPose keypoint evaluation. Report: docs/learning_benchmark.md (+ 
     .venv/bin/python benchmarks/learning.py --quick                  # smoke run, work dir only
     .venv/bin/python benchmarks/learning.py --doc-only               # re-render from the cache
     .venv/bin/python benchmarks/learning.py --list
+    .venv/bin/python benchmarks/learning.py --family silhouette --only main   # second data family
 
 Rows, data, workers, scoring and the report live in ``benchmarks/learning_benchmark/``; what
 all benchmarks share in ``benchmarks/common/``. Worker runs are cached in
@@ -71,6 +72,12 @@ def parse_args():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             p.add_argument('--' + k.replace('_', '-'), type=type(v), default=None,
                            help=f'budget: {k} (full {v})')
+    from benchmarks.learning_benchmark.data import FAMILIES
+    p.add_argument('--family', choices=list(FAMILIES), default=None,
+                   help="data family: 'figures' (default; the one choices are tuned on) or "
+                   "'silhouette' (an independent generator, to confirm them; default work dir "
+                   "work_dirs/learning_benchmark_silhouette[_quick], doc "
+                   "docs/learning_benchmark_silhouette.md)")
     p.add_argument('--worker', choices=['mm', 'yolo'], help=argparse.SUPPRESS)
     p.add_argument('--spec', help=argparse.SUPPRESS)
     return p.parse_args()
@@ -109,11 +116,12 @@ def main() -> None:
         (0,) if args.quick else MAIN_SEEDS)
     abl_seeds = tuple(int(s) for s in args.ablation_seeds.split(',')) if \
         args.ablation_seeds else ABLATION_SEEDS
+    fam = '' if b['family'] == 'figures' else '_' + b['family']
     args.work_dir = osp.abspath(args.work_dir or osp.join(
-        ROOT, 'work_dirs', 'learning_benchmark' + ('_quick' if args.quick else '')))
+        ROOT, 'work_dirs', 'learning_benchmark' + fam + ('_quick' if args.quick else '')))
     if not args.doc:
         args.doc = (osp.join(args.work_dir, 'learning_benchmark.md') if args.quick
-                    else osp.join(ROOT, 'docs', 'learning_benchmark.md'))
+                    else osp.join(ROOT, 'docs', f'learning_benchmark{fam}.md'))
     if not args.row_timeout:
         args.row_timeout = 1800 if args.quick else 3 * 3600
     names = parse_names(args.only)

@@ -14,6 +14,29 @@ VAL_JSON = 'annotations/person_keypoints_val.json'
 ID_OFFSET = {'mixed': 1_000_000, 'crowded': 2_000_000}
 # COCO left/right keypoint swap (Ultralytics' flip_idx)
 FLIP_IDX = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+# data families (budget entry ``family``): which generator makes the splits, in one sentence.
+# Choices are tuned on 'figures'; 'silhouette' (an independent generator) only confirms them.
+FAMILIES = {
+    'figures': '`erpose_mm.datasets.generate_synthetic_coco`: outlined stick-and-capsule '
+               'figures with faces, textured backgrounds and distractors, boxes enclosing each '
+               "figure's drawn pixels and keypoints",
+    'silhouette': '`benchmarks.learning_benchmark.silhouette_family`: filled, textured body '
+                  'parts posed by joint angles in a torso frame (walking, sitting, arms raised, '
+                  'bending, side views), noise / gradient / shape backgrounds with per-image '
+                  'lighting, blur and JPEG noise, people and foreground objects occluding by '
+                  'depth order, boxes and areas from the visible silhouette',
+}
+
+
+def generator(family: str):
+    """The ``generate_synthetic_coco``-compatible function that makes ``family``'s data."""
+    if family == 'figures':
+        from erpose_mm.datasets import generate_synthetic_coco
+        return generate_synthetic_coco
+    if family == 'silhouette':
+        from benchmarks.learning_benchmark.silhouette_family import generate_silhouette_coco
+        return generate_silhouette_coco
+    raise ValueError(f'unknown data family {family!r}; families: {", ".join(FAMILIES)}')
 
 
 def val_json(split: str) -> str:
@@ -68,6 +91,7 @@ def _merge(parts: Dict[str, dict], split_dir: str, root: str, img_dir: str) -> d
 def make_data(work_dir: str, b: dict, splits: Dict[str, dict], log=print) -> str:
     """Generate both splits (unless the stamp says they exist) and return the data root.
 
+    ``b['family']`` (default 'figures', see :data:`FAMILIES`) picks the generator.
     Layout: ``raw/<split>/`` (generator output), ``train/`` and ``val/`` (links named
     ``<split>_<file>``), ``annotations/person_keypoints_{train,val}.json`` (both splits),
     ``annotations/person_keypoints_val_<split>.json`` (images carry ``crowdIndex``).
@@ -76,12 +100,15 @@ def make_data(work_dir: str, b: dict, splits: Dict[str, dict], log=print) -> str
     stamp = osp.join(root, 'stamp.json')
     want = dict(sizes={k: b[k] for k in ('num_train', 'num_val', 'min_size', 'max_size',
                                          'data_seed')}, splits=splits)
+    family = b.get('family', 'figures')
+    if family != 'figures':  # the stamp names the family; the default's stays family-less
+        want['family'] = family
     want = json.loads(json.dumps(want))
     if osp.isfile(stamp) and json.load(open(stamp)) == want:
         return root + '/'
     if osp.isdir(root):
         shutil.rmtree(root)
-    from erpose_mm.datasets import generate_synthetic_coco
+    generate_synthetic_coco = generator(family)
     t = time.time()
     raw = {}
     for name, kw in splits.items():

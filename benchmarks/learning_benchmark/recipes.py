@@ -2,7 +2,7 @@
 import os.path as osp
 from typing import List
 
-from benchmarks.learning_benchmark.data import TRAIN_JSON, data_stats
+from benchmarks.learning_benchmark.data import FAMILIES, TRAIN_JSON, data_stats
 from benchmarks.learning_benchmark.rows import (ER_CFG, RTMO_CFG, ROWS, SPLITS,
                                                 YOLOXPOSE_CFG)
 
@@ -13,9 +13,12 @@ def setup_lines(b: dict, meta: dict, data_dir: str, results) -> List[str]:
                     if r.get('iters')})
     st = data_stats(data_dir, list(SPLITS), S) if osp.isfile(osp.join(data_dir, TRAIN_JSON)) \
         else {}
+    fam = b.get('family', 'figures')
     L = ['## Setup', '',
-         '* Data: two synthetic splits made by `erpose_mm.datasets.generate_synthetic_coco` '
-         f"(seed {b['data_seed']} + split offset), {b['num_train']} train + {b['num_val']} val "
+         f"* Data family `{fam}` (`--family`; choices are tuned on `figures`, `silhouette` "
+         f"only confirms them), made by {FAMILIES[fam]}.",
+         f"* Data: two synthetic splits of that family (seed {b['data_seed']} + split offset), "
+         f"{b['num_train']} train + {b['num_val']} val "
          f"images each, {b['min_size']}-{b['max_size']} px:"]
     for name, kw in SPLITS.items():
         s = st.get(name)

@@ -28,7 +28,8 @@ SPLITS = {
 # 0.005 (docs/learning_benchmark.md, Notes).
 FULL = dict(num_train=400, num_val=100, min_size=256, max_size=320, data_seed=0,
             input=256, batch=4, epochs=8, ckpt_epochs=[4, 6, 8], warmup_iters=140,
-            workers=1, peer_lr_factor=0.2, ema_momentum=0.002, ema_gamma=500)
+            workers=1, peer_lr_factor=0.2, ema_momentum=0.002, ema_gamma=500,
+            family='figures')  # data family (data.FAMILIES; --family)
 QUICK = dict(FULL, num_train=12, num_val=6, min_size=128, max_size=160, input=128,
              epochs=2, ckpt_epochs=[1, 2], warmup_iters=4, workers=0)
 MAIN_SEEDS = (0, 1, 2)

@@ -74,11 +74,18 @@ def plan(names: List[str], main_seeds=MAIN_SEEDS, ablation_seeds=ABLATION_SEEDS
     return out
 
 
+def keyed_budget(b: dict) -> dict:
+    """``b`` as cache keys and run records hold it: the data ``family`` only when it is not
+    the default 'figures' (whose keys are those of a budget without the entry)."""
+    return {k: v for k, v in b.items() if k != 'family' or v != 'figures'}
+
+
 def row_budget(b: dict, name: str) -> dict:
     """The budget entries a trained row's result depends on (its cache key's budget part):
-    the peers' recipe factor only matters to the MMPose peers."""
+    the peers' recipe factor only matters to the MMPose peers; the data family is in it
+    (see :func:`keyed_budget`)."""
     r = ROW_BY_NAME[trained_name(name)]
-    return {k: v for k, v in b.items() if k != 'peer_lr_factor' or r.get('peer')}
+    return {k: v for k, v in keyed_budget(b).items() if k != 'peer_lr_factor' or r.get('peer')}
 
 
 def code_hashes(code_dir: str) -> Dict[str, str]:
@@ -234,11 +241,11 @@ def collect(cache: ResultCache, b: dict, codes: Dict[str, str]) -> Dict[str, Dic
 def record_run(cache: ResultCache, b: dict, codes: Dict[str, str], code_dir: str) -> None:
     """Remember which code a run used, so ``--doc-only`` reports that run's results."""
     cache.put('run|' + time.strftime('%Y-%m-%dT%H:%M:%S'),
-              dict(status='run', budget=b, codes=codes, code_dir=code_dir))
+              dict(status='run', budget=keyed_budget(b), codes=codes, code_dir=code_dir))
 
 
 def last_run_codes(cache: ResultCache, b: dict) -> Dict[str, str]:
     """The code hashes of the latest recorded run with this budget ({} when none)."""
     runs = sorted(k for k, r in cache.data.items() if r.get('status') == 'run'
-                  and r.get('budget') == b)
+                  and r.get('budget') == keyed_budget(b))
     return dict(cache.data[runs[-1]]['codes']) if runs else {}
