@@ -207,7 +207,7 @@ def main(argv=None):
                      args.allow_partial_checkpoint)
     from erpose_mm.deploy import register_mmdeploy_rewriters
     from erpose_mm.deploy.export import add_runner_metadata, load_config, runner_metadata
-    from erpose_mm.structures import decode_settings
+    from erpose_mm.structures import decode_settings, dedupe_setting
     if not register_mmdeploy_rewriters():
         sys.exit('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
 
@@ -254,7 +254,8 @@ def main(argv=None):
     # the model config's, or (dynamic) the model config's
     dynamic = bool(ir_config.get('dynamic_axes'))
     add_runner_metadata(ir_file, runner_metadata(
-        load_config(args.model_cfg), input_size, *decode_settings(head_test_cfg, post), dynamic))
+        load_config(args.model_cfg), input_size, *decode_settings(head_test_cfg, post), dynamic,
+        dedupe_thr=dedupe_setting(head_test_cfg, post)))
 
     # ---- ONNX -> backend
     backend_files = [ir_file]

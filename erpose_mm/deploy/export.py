@@ -9,7 +9,9 @@ ER-Pose configs: ``img / 255``), letterboxed by ``BottomupResize`` -- and return
 
 in network-input pixels, sorted by score; rows with ``score <= score_thr`` are padding
 with score 0 (see :meth:`ERPoseHead.export_predict`). The graph is backbone -> neck ->
-SAH branch -> decode -> top-k: no one-to-many head, no NMS.
+SAH branch -> decode -> top-k: no one-to-many head, no NMS. With ``dedupe_thr`` the graph
+also holds the parallel OKS dedupe over the top-k (:mod:`erpose_mm.structures.dedupe`,
+fixed shapes, no NMS / Loop node); its duplicates are padding rows too.
 
 The file carries the preprocessing and skeleton it was exported with as ONNX metadata
 (key ``erpose``, JSON) so that :mod:`erpose_mm.deploy.onnx_runner` needs nothing else.
@@ -26,7 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..compat import ONNX_EXPORT_KWARGS
-from ..structures import DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings
+from ..structures import (DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, check_dedupe_thr,
+                          decode_settings, dedupe_setting)
 
 META_KEY = 'erpose'
 INPUT_NAMES = ['input']
@@ -74,15 +77,17 @@ class ERPoseExportModule(nn.Module):
     """``preprocessed image -> (dets, keypoints)``; the graph that is exported."""
 
     def __init__(self, model: nn.Module, score_thr: float = DEFAULT_SCORE_THR,
-                 max_per_img: int = DEFAULT_MAX_PER_IMG):
+                 max_per_img: int = DEFAULT_MAX_PER_IMG, dedupe_thr: Optional[float] = None):
         super().__init__()
         self.model = model
         self.score_thr = float(score_thr)
         self.max_per_img = int(max_per_img)
+        self.dedupe_thr = check_dedupe_thr(dedupe_thr)
 
     def forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         feats = self.model.extract_feat(inputs)
-        return self.model.head.export_predict(feats, self.score_thr, self.max_per_img)
+        return self.model.head.export_predict(feats, self.score_thr, self.max_per_img,
+                                              dedupe_thr=self.dedupe_thr)
 
 
 def _find_transform(pipeline, type_name):
@@ -125,8 +130,10 @@ def check_input_size(size, what: str = 'input_size') -> Tuple[int, int]:
 
 
 def runner_metadata(cfg, input_size: Sequence[int], score_thr: float, max_per_img: int,
-                    dynamic: bool) -> dict:
-    """What :mod:`onnx_runner` needs to reproduce the MMPose test pipeline."""
+                    dynamic: bool, dedupe_thr: Optional[float] = None) -> dict:
+    """What :mod:`onnx_runner` needs to reproduce the MMPose test pipeline, the decode
+    settings baked into the graph (``score_thr``, ``max_per_img``, ``dedupe_thr``: None when
+    the graph has no dedupe) and the OKS ``sigmas`` (for the runner's numpy dedupe)."""
     from mmpose.apis.inference import dataset_meta_from_config
     dp = cfg.model.get('data_preprocessor', {}) or {}
     pipeline = None
@@ -147,6 +154,11 @@ def runner_metadata(cfg, input_size: Sequence[int], score_thr: float, max_per_im
 
     num_kpts = int(cfg.model.head.get('num_keypoints', 17))
     names = meta.get('keypoint_id2name', {})
+    # the head's OKS sigmas (its metainfo file, else 0.5 / K as ERPoseHead falls back to)
+    sigmas = [0.5 / num_kpts] * num_kpts
+    if cfg.model.head.get('metainfo'):
+        from mmpose.datasets.datasets.utils import parse_pose_metainfo
+        sigmas = parse_pose_metainfo(dict(from_file=cfg.model.head.metainfo))['sigmas']
     return dict(
         format=1,
         input_size=[int(input_size[0]), int(input_size[1])],  # (w, h)
@@ -162,6 +174,8 @@ def runner_metadata(cfg, input_size: Sequence[int], score_thr: float, max_per_im
                     pad_val=[float(v) for v in pad_val]),
         score_thr=float(score_thr),
         max_per_img=int(max_per_img),
+        dedupe_thr=None if dedupe_thr is None else float(dedupe_thr),
+        sigmas=[float(v) for v in sigmas],
         num_keypoints=num_kpts,
         keypoint_names=[names.get(i, str(i)) for i in range(num_kpts)],
         skeleton_links=tolist(meta.get('skeleton_links', [])),
@@ -186,7 +200,8 @@ def add_runner_metadata(onnx_file: str, meta: dict) -> None:
 def export_onnx(config, checkpoint: Optional[str], out_file: str,
                 input_size: Optional[Tuple[int, int]] = None, dynamic: bool = False,
                 score_thr: Optional[float] = None, max_per_img: Optional[int] = None,
-                opset: int = 11, fp16: bool = False) -> str:
+                opset: int = 11, fp16: bool = False,
+                dedupe_thr: Optional[float] = None) -> str:
     """Export ER-Pose to ONNX with plain ``torch.onnx`` (TorchScript exporter).
 
     Args:
@@ -205,6 +220,9 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
         max_per_img: N, the fixed number of output rows per image. None: the config's
             ``model.test_cfg.max_per_img`` (else 100).
         opset: ONNX opset (11 = MMDeploy's default).
+        dedupe_thr: bake the parallel OKS dedupe over the top-k into the graph with this
+            threshold in (0, 1] (:mod:`erpose_mm.structures.dedupe`). None: the config's
+            ``model.test_cfg.dedupe_thr`` (default None: no dedupe, a plain top-k).
         fp16: export float32, then convert the network to float16 for GPU runtimes
             (:func:`erpose_mm.deploy.fp16.convert_onnx_to_fp16`: the decode, the input
             and the outputs stay float32, so callers feed and read float32 as before).
@@ -222,7 +240,10 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
     max_per_img = cfg_max if max_per_img is None else int(max_per_img)
     if max_per_img < 1:
         raise ValueError(f'export_onnx: max_per_img must be >= 1, got {max_per_img}')
-    wrapper = ERPoseExportModule(model, score_thr, max_per_img).eval()
+    if dedupe_thr is None:
+        dedupe_thr = dedupe_setting(model.cfg.model.get('test_cfg'))
+    dedupe_thr = check_dedupe_thr(dedupe_thr, 'export_onnx: dedupe_thr')
+    wrapper = ERPoseExportModule(model, score_thr, max_per_img, dedupe_thr).eval()
     dummy = torch.rand(1, 3, h, w)
     dynamic_axes = None
     if dynamic:
@@ -236,7 +257,7 @@ def export_onnx(config, checkpoint: Optional[str], out_file: str,
                           dynamic_axes=dynamic_axes, do_constant_folding=True,
                           **ONNX_EXPORT_KWARGS)
     add_runner_metadata(out_file, runner_metadata(model.cfg, (w, h), score_thr, max_per_img,
-                                                  dynamic))
+                                                  dynamic, dedupe_thr=dedupe_thr))
     import onnx
     onnx.checker.check_model(out_file)
     if fp16:
@@ -367,6 +388,10 @@ def parse_args(argv=None):
                         help="padding floor (default: the config's test_cfg.score_thr, else 0.01)")
     parser.add_argument('--max-per-img', type=int, default=None,
                         help="rows per image (default: the config's test_cfg.max_per_img, else 100)")
+    parser.add_argument('--dedupe-thr', type=float, default=None,
+                        help='bake the parallel OKS dedupe over the top-k into the graph '
+                        "with this threshold in (0, 1] (default: the config's "
+                        'test_cfg.dedupe_thr, else none)')
     parser.add_argument('--opset', type=int, default=11)
     return parser.parse_args(argv)
 
@@ -392,7 +417,8 @@ def main(argv=None) -> int:
         export_onnx(args.config, ckpt, args.out_file,
                     input_size=None if size is None else (size[0], size[-1]),
                     dynamic=args.dynamic, score_thr=args.score_thr,
-                    max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16)
+                    max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16,
+                    dedupe_thr=args.dedupe_thr)
     except (ValueError, ImportError) as e:
         sys.exit(f'error: {args.out_file}: {e}')
     print(f'wrote {args.out_file} ({"fp16" if args.fp16 else "fp32"})')

@@ -23,6 +23,11 @@ All parameters are read from the ``erpose`` metadata that ``export_onnx`` /
 ``tools/deploy.py`` store in the model; files without it fall back to the ER-Pose COCO
 defaults.
 
+Optional dedupe: ``ERPoseONNX(..., dedupe_thr=THR)`` runs :func:`dedupe_rows` (numpy, the
+maths of ``erpose_mm.structures.dedupe``: one parallel OKS pass over the exported rows) on
+the outputs of any exported model, whether or not the graph already holds a dedupe (the
+metadata's ``dedupe_thr``; one pass at the same threshold is idempotent).
+
 CLI: ``tools/onnx_infer.py`` (or ``python erpose_mm/deploy/onnx_runner.py``), whose
 loop (folders, videos, cameras, batches, tracking) is ``erpose_mm/apis/inference_runner.py``;
 both load these files by path, so ``erpose_mm/__init__`` (which imports torch) never runs.
@@ -54,6 +59,8 @@ except ImportError:  # this file run or loaded by path (torch-free): load its si
         _m.list_inputs, _m.read_image, _m.to_bgr8, _m.warp_matrix)
 
 # COCO-17 defaults (MMPose configs/_base_/datasets/coco.py), used when a model has no metadata
+COCO_SIGMAS = [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
+               0.107, 0.107, 0.087, 0.087, 0.089, 0.089]
 COCO_SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
                  (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4),
                  (3, 5), (4, 6)]
@@ -61,9 +68,45 @@ DEFAULT_META = dict(input_size=[640, 640], dynamic=False, mean=[0., 0., 0.],
                     std=[255., 255., 255.], bgr_to_rgb=True, pad_size_divisor=32,
                     resize=dict(type='BottomupResize', size_factor=32, resize_mode='fit',
                                 use_udp=False, aug_scales=None, pad_val=[114., 114., 114.]),
-                    score_thr=0.01, max_per_img=100, num_keypoints=17, keypoint_names=[],
+                    score_thr=0.01, max_per_img=100, dedupe_thr=None,
+                    sigmas=COCO_SIGMAS, num_keypoints=17, keypoint_names=[],
                     skeleton_links=COCO_SKELETON, skeleton_link_colors=[],
                     keypoint_colors=[])
+
+
+# ----------------------------------------------------------------------------- dedupe
+AREA_PER_BOX = 0.53   # COCO: person area ~ 0.53 x box area
+
+
+def dedupe_rows(dets: np.ndarray, kpts: np.ndarray, sigmas: Sequence[float],
+                thr: float) -> np.ndarray:
+    """One parallel OKS suppression pass over one image's exported rows (numpy twin of
+    ``erpose_mm.structures.dedupe.dedupe_keep``, float32 like the graph).
+
+    Row ``j`` is dropped when a valid row ``i`` above it (rows are sorted by score) has
+    ``OKS(i, j) > thr``, whether or not ``i`` is dropped itself. OKS over all K keypoints,
+    ``s^2 = 0.53 x`` the keypoint box area of row ``i`` (sides clamped to >= 1 px).
+
+    Args:
+        dets: (N, 5) x1, y1, x2, y2, score; rows with score 0 are padding (invalid).
+        kpts: (N, K, 3) x, y, keypoint score.
+        sigmas: K OKS sigmas; thr: OKS threshold in (0, 1].
+
+    Returns:
+        (N,) bool: valid rows that are not duplicates.
+    """
+    valid = dets[:, 4] > 0
+    xy = np.asarray(kpts[..., :2], np.float32)                               # (N, K, 2)
+    wh = np.maximum(xy.max(1) - xy.min(1), np.float32(1))                    # (N, 2)
+    area = np.float32(AREA_PER_BOX) * wh[:, 0] * wh[:, 1]                    # (N,)
+    k2 = (2 * np.asarray(sigmas, np.float32)) ** 2                           # (K,)
+    neg_inv = np.float32(-1) / (2 * k2 * (area[:, None] + np.float32(1e-9)))  # (N, K)
+    dx = xy[None, :, :, 0] - xy[:, None, :, 0]                               # (N, N, K)
+    dy = xy[None, :, :, 1] - xy[:, None, :, 1]
+    oks = np.exp((dx * dx + dy * dy) * neg_inv[:, None]).mean(-1)
+    above = np.triu(np.ones((len(dets), len(dets)), bool), 1)               # i ranked above j
+    hit = (oks > thr) & above & valid[:, None]
+    return valid & ~hit.any(0)
 
 
 # ----------------------------------------------------------------------------- model
@@ -120,6 +163,9 @@ class ERPoseONNX:
             'CPUExecutionProvider']`` (default: from ``device``).
         num_threads: intra-op threads (default: ONNX Runtime's choice).
         device: 'cpu' (default), 'cuda' or 'cuda:N' when ``providers`` is not given.
+        dedupe_thr: None (default): the rows as exported. An OKS threshold in (0, 1]: drop
+            duplicates with :func:`dedupe_rows` (the OKS sigmas come from the metadata,
+            COCO's for 17 keypoints without it).
 
     Raises:
         InputError: missing / unloadable model file.
@@ -130,8 +176,11 @@ class ERPoseONNX:
     def __init__(self, model_path: str, score_thr: Optional[float] = DISPLAY_SCORE_THR,
                  input_size: Union[None, int, Sequence[int]] = None,
                  providers: Optional[Sequence] = None,
-                 num_threads: Optional[int] = None, device: Optional[str] = None) -> None:
+                 num_threads: Optional[int] = None, device: Optional[str] = None,
+                 dedupe_thr: Optional[float] = None) -> None:
         import onnxruntime as ort
+        if dedupe_thr is not None and not 0.0 < float(dedupe_thr) <= 1.0:
+            raise ValueError(f'dedupe_thr must be in (0, 1] (an OKS threshold), got {dedupe_thr}')
         if not osp.isfile(model_path):
             raise InputError(f'{model_path}: model file not found')
         providers = resolve_providers(device, providers)
@@ -182,6 +231,17 @@ class ERPoseONNX:
         self.export_score_thr = float(self.meta['score_thr'])
         self.score_thr = float(self.export_score_thr if score_thr is None else score_thr)
         self.skeleton = [tuple(map(int, l)) for l in self.meta.get('skeleton_links') or []]
+        self.export_dedupe_thr = self.meta.get('dedupe_thr')   # None: no dedupe in the graph
+        self.dedupe_thr = None if dedupe_thr is None else float(dedupe_thr)
+        self.sigmas = None
+        if self.dedupe_thr is not None:
+            num_kpts = int(self.meta.get('num_keypoints', 17))
+            sigmas = self.meta.get('sigmas') or (COCO_SIGMAS if num_kpts == 17 else [])
+            if len(sigmas) != num_kpts:
+                raise ValueError(f'{model_path}: dedupe_thr needs the OKS sigmas of its '
+                                 f'{num_kpts} keypoints, which its metadata lacks (re-export '
+                                 'with export_onnx / tools/deploy.py)')
+            self.sigmas = np.asarray(sigmas, np.float32)
 
     @staticmethod
     def _as_size(s) -> Tuple[int, int]:
@@ -218,8 +278,11 @@ class ERPoseONNX:
         return named.get('dets', outs[0]), named.get('keypoints', outs[1])
 
     def postprocess(self, dets: np.ndarray, kpts: np.ndarray, info: Dict) -> List[Dict]:
-        """One image's raw outputs -> list of people in original-image pixels."""
+        """One image's raw outputs -> list of people in original-image pixels (duplicates
+        dropped first with ``dedupe_thr``)."""
         keep = dets[:, 4] > self.score_thr
+        if self.dedupe_thr is not None:
+            keep &= dedupe_rows(dets, kpts, self.sigmas, self.dedupe_thr)
         dets, kpts = dets[keep], kpts[keep]
         rescale = info['scale'] / info['input_size']
         shift = info['center'] - 0.5 * info['scale']

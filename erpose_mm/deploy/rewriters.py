@@ -17,15 +17,18 @@ This module must be imported before MMDeploy enters its ``RewriterContext``;
 from mmdeploy.core import FUNCTION_REWRITER
 
 from ..compat import ONNX_EXPORT_KWARGS
-from ..structures import decode_settings
+from ..structures import decode_settings, dedupe_setting
 
 
 def _post_processing_params(ctx, head) -> dict:
-    """score_thr / max_per_img for export (:func:`erpose_mm.structures.decode_settings`: the
-    deploy config's ``codebase_config.post_processing`` over the model's ``test_cfg``)."""
+    """score_thr / max_per_img / dedupe_thr for export
+    (:func:`erpose_mm.structures.decode_settings` and ``dedupe_setting``: the deploy config's
+    ``codebase_config.post_processing`` over the model's ``test_cfg``)."""
     post = ctx.cfg.get('codebase_config', {}).get('post_processing', None)
-    score_thr, max_per_img = decode_settings(getattr(head, 'test_cfg', None), post)
-    return dict(score_thr=score_thr, max_per_img=max_per_img)
+    test_cfg = getattr(head, 'test_cfg', None)
+    score_thr, max_per_img = decode_settings(test_cfg, post)
+    return dict(score_thr=score_thr, max_per_img=max_per_img,
+                dedupe_thr=dedupe_setting(test_cfg, post))
 
 
 @FUNCTION_REWRITER.register_rewriter(

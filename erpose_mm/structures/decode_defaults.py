@@ -2,15 +2,18 @@
 MMDeploy.
 
 Precedence: an MMDeploy deploy config's ``codebase_config.post_processing``
-(``score_threshold``, ``keep_top_k``) over the model config's ``test_cfg`` (``score_thr``,
-``max_per_img``) over these defaults. The score threshold here is the evaluation floor
-(COCO AP needs low-score candidates); what a user sees drawn is a separate, higher display
-threshold of the inference tools.
+(``score_threshold``, ``keep_top_k``, ``dedupe_threshold``) over the model config's
+``test_cfg`` (``score_thr``, ``max_per_img``, ``dedupe_thr``) over these defaults. The
+score threshold here is the evaluation floor (COCO AP needs low-score candidates); what a
+user sees drawn is a separate, higher display threshold of the inference tools.
 """
 from typing import Optional, Tuple
 
 DEFAULT_SCORE_THR = 0.01
 DEFAULT_MAX_PER_IMG = 100
+# OKS threshold of the optional parallel dedupe over the top-k (erpose_mm/structures/dedupe.py);
+# None: off, the decode stays a plain top-k
+DEFAULT_DEDUPE_THR: Optional[float] = None
 
 
 def decode_settings(test_cfg: Optional[dict] = None,
@@ -21,3 +24,18 @@ def decode_settings(test_cfg: Optional[dict] = None,
     score_thr = post.get('score_threshold', test_cfg.get('score_thr', DEFAULT_SCORE_THR))
     max_per_img = post.get('keep_top_k', test_cfg.get('max_per_img', DEFAULT_MAX_PER_IMG))
     return float(score_thr), int(max_per_img)
+
+
+def dedupe_setting(test_cfg: Optional[dict] = None,
+                   post_processing: Optional[dict] = None) -> Optional[float]:
+    """``dedupe_thr`` by the precedence above: None (off) or an OKS threshold in (0, 1]."""
+    test_cfg = dict(test_cfg or {})
+    post = dict(post_processing or {})
+    thr = post.get('dedupe_threshold', test_cfg.get('dedupe_thr', DEFAULT_DEDUPE_THR))
+    if thr is None:
+        return None
+    thr = float(thr)
+    if not 0.0 < thr <= 1.0:
+        raise ValueError(f'dedupe_thr (test_cfg) / dedupe_threshold (post_processing) must '
+                         f'be in (0, 1] or None, got {thr}')
+    return thr

@@ -261,9 +261,12 @@ class ERPoseHead(BaseHead):
     def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}):
         """NMS-free prediction: top-k over SAH confidences (input-image coordinates).
 
-        test_cfg: ``score_thr`` (0.01), ``max_per_img`` (100); for ablations
+        test_cfg: ``score_thr`` (0.01), ``max_per_img`` (100), ``dedupe_thr`` (None: off;
+        an OKS threshold turns on the parallel dedupe of
+        :func:`erpose_mm.structures.dedupe_topk` over the top-k); for ablations
         ``branch='one2many'`` with ``nms_thr`` (OKS-NMS) and ``nms_pre``.
         """
+        from ...structures import dedupe_setting
         if isinstance(feats, list) and feats and isinstance(feats[0], (list, tuple)):
             raise NotImplementedError('ERPoseHead: flip / multi-scale test is not supported')
         branch = test_cfg.get('branch', 'one2one')
@@ -271,7 +274,8 @@ class ERPoseHead(BaseHead):
         score_thr, max_per_img = decode_settings(test_cfg)
         dets = self.select_topk(outs, score_thr=score_thr,
                                 max_per_img=max_per_img if branch == 'one2one'
-                                else test_cfg.get('nms_pre', 1000))
+                                else test_cfg.get('nms_pre', 1000),
+                                dedupe_thr=dedupe_setting(test_cfg))
         results = []
         for i, det in enumerate(dets):
             if branch == 'one2many' and test_cfg.get('nms_thr', 1.0) < 1.0:
@@ -310,22 +314,26 @@ class ERPoseHead(BaseHead):
         return (0.0, 0.0, w, h)
 
     def select_topk(self, outs: Dict[str, Tensor], score_thr: float = DEFAULT_SCORE_THR,
-                    max_per_img: int = DEFAULT_MAX_PER_IMG) -> List[Dict[str, Tensor]]:
+                    max_per_img: int = DEFAULT_MAX_PER_IMG,
+                    dedupe_thr: Optional[float] = None) -> List[Dict[str, Tensor]]:
         """Top-k over confidences: the whole post-processing of ER-Pose (no NMS).
 
         Returns per image a dict with ``scores`` (M,), ``keypoints`` (M, K, 2),
         ``keypoint_scores`` (M, K) and ``bboxes`` (M, 4) derived from the keypoints
         (or from the box branch when present), sorted by score. Candidates with a score
-        ``<= score_thr`` are dropped. The selection itself is :meth:`batched_topk`, which
-        the ONNX export uses unchanged.
+        ``<= score_thr`` are dropped, and with ``dedupe_thr`` the duplicates of the parallel
+        OKS dedupe. The selection itself is :meth:`batched_topk`, which the ONNX export uses
+        unchanged.
         """
-        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=False)
+        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=False,
+                                dedupe_thr=dedupe_thr)
         keys = ('scores', 'keypoints', 'keypoint_scores', 'bboxes')
         return [{k: top[k][b][top['valid'][b]] for k in keys}
                 for b in range(top['scores'].shape[0])]
 
     def batched_topk(self, outs: Dict[str, Tensor], score_thr: float = DEFAULT_SCORE_THR,
-                     max_per_img: int = DEFAULT_MAX_PER_IMG, pad: Optional[bool] = None) -> Dict[str, Tensor]:
+                     max_per_img: int = DEFAULT_MAX_PER_IMG, pad: Optional[bool] = None,
+                     dedupe_thr: Optional[float] = None) -> Dict[str, Tensor]:
         """Fixed-shape top-k selection shared by :meth:`select_topk` (PyTorch) and the
         exported graph (:meth:`export_predict`).
 
@@ -337,11 +345,17 @@ class ERPoseHead(BaseHead):
                 that k = max_per_img is valid for any number of candidates N (exported
                 graphs with dynamic input sizes). Default: only while exporting to ONNX.
                 Without padding k = min(max_per_img, N).
+            dedupe_thr: None (default): a plain top-k. An OKS threshold in (0, 1]: one
+                parallel suppression pass over the k candidates
+                (:func:`erpose_mm.structures.dedupe_topk`, sigmas of the head, scale 0.53 x
+                the keypoint box area): dropped rows become invalid and move behind the
+                kept ones; shapes stay fixed.
 
         Returns:
             dict of batched tensors sorted by score: ``scores`` (B, k), ``keypoints``
             (B, k, K, 2), ``keypoint_scores`` (B, k, K), ``bboxes`` (B, k, 4) and
-            ``valid`` (B, k) bool (``score > score_thr``).
+            ``valid`` (B, k) bool (``score > score_thr``, and not a duplicate with
+            ``dedupe_thr``); valid rows come first.
         """
         if pad is None:
             pad = torch.onnx.is_in_onnx_export()
@@ -371,11 +385,17 @@ class ERPoseHead(BaseHead):
         keypoints = keypoints.reshape(keypoints.shape[0], keypoints.shape[1], -1, 2)
         keypoint_scores = take(vis).sigmoid()
         bboxes = take(boxes) if boxes is not None else keypoints_to_bboxes(keypoints)
-        return dict(scores=top_scores, keypoints=keypoints, keypoint_scores=keypoint_scores,
-                    bboxes=bboxes, valid=top_scores > score_thr)
+        top = dict(scores=top_scores, keypoints=keypoints, keypoint_scores=keypoint_scores,
+                   bboxes=bboxes, valid=top_scores > score_thr)
+        if dedupe_thr is None:
+            return top
+        from ...structures import dedupe_topk
+        kpt_boxes = bboxes if boxes is None else keypoints_to_bboxes(keypoints)
+        return dedupe_topk(top, self.sigmas, dedupe_thr, kpt_boxes=kpt_boxes)
 
     def export_predict(self, feats: Sequence[Tensor], score_thr: float = DEFAULT_SCORE_THR,
-                       max_per_img: int = DEFAULT_MAX_PER_IMG) -> Tuple[Tensor, Tensor]:
+                       max_per_img: int = DEFAULT_MAX_PER_IMG,
+                       dedupe_thr: Optional[float] = None) -> Tuple[Tensor, Tensor]:
         """Deployment output (ONNX / MMDeploy): SAH branch, decode and top-k, no NMS.
 
         Returns fixed-shape tensors in input-image (network input) pixels:
@@ -386,10 +406,12 @@ class ERPoseHead(BaseHead):
 
         Rows are sorted by score. Rows with ``score <= score_thr`` are padding: their
         score and keypoint scores are set to 0 (MMDeploy's pose-detection backend model
-        and ``onnx_runner`` drop rows with score 0).
+        and ``onnx_runner`` drop rows with score 0). With ``dedupe_thr`` the duplicates of the
+        parallel OKS dedupe (:meth:`batched_topk`) are padding too, after the kept rows.
         """
         outs = self.dense_outputs(feats, 'one2one')
-        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=True)
+        top = self.batched_topk(outs, score_thr=score_thr, max_per_img=max_per_img, pad=True,
+                                dedupe_thr=dedupe_thr)
         valid = top['valid'].to(top['scores'].dtype)
         dets = torch.cat([top['bboxes'], (top['scores'] * valid).unsqueeze(-1)], -1)
         kpt_scores = top['keypoint_scores'] * valid.unsqueeze(-1)
