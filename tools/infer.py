@@ -2,8 +2,8 @@
 camera or stream.
 
     python tools/infer.py CONFIG_OR_ALIAS CHECKPOINT INPUT [--out-dir DIR] [--overwrite]
-        [--score-thr 0.3] [--kpt-thr 0.3] [--batch-size N] [--track] [--show]
-        [--device cpu|cuda|cuda:N] [--no-vis] [--no-bbox] [--radius R] [--thickness T]
+        [--score-thr 0.3] [--dedupe-thr THR] [--kpt-thr 0.3] [--batch-size N] [--track]
+        [--show] [--device cpu|cuda|cuda:N] [--no-vis] [--no-bbox] [--radius R] [--thickness T]
         [--allow-partial-checkpoint]
 
 INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
@@ -29,7 +29,7 @@ ER-Pose registration, the numpy-2.4 visualizer fix, model aliases).
 import argparse
 import os.path as osp
 import sys
-from typing import List
+from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -77,7 +77,7 @@ class MMPosePredictor:
     """
 
     def __init__(self, config: str, checkpoint: str, device: str, score_thr: float,
-                 allow_partial: bool = False) -> None:
+                 allow_partial: bool = False, dedupe_thr: Optional[float] = None) -> None:
         from mmpose.apis import MMPoseInferencer
 
         from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
@@ -93,6 +93,8 @@ class MMPosePredictor:
         test_cfg = dict(model.head.test_cfg)
         if 'score_thr' in test_cfg:
             test_cfg['score_thr'] = self.score_thr
+        if dedupe_thr is not None:  # the head's parallel OKS dedupe over the top-k
+            test_cfg['dedupe_thr'] = float(dedupe_thr)
         model.test_cfg = test_cfg
         meta = model.dataset_meta or {}
         self.skeleton = [tuple(int(v) for v in link) for link in meta.get('skeleton_links', [])]
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
         device = check_device(args.device)
         source = parse_source(args.input)
         predictor = MMPosePredictor(args.config, args.checkpoint, device,
-                                    model_score_thr(args), args.allow_partial_checkpoint)
+                                    model_score_thr(args), args.allow_partial_checkpoint,
+                                    dedupe_thr=args.dedupe_thr)
         return InferenceLoop(predictor, args, predictor.skeleton, predictor.meta).run(source)
     except (InputError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -1,14 +1,17 @@
 """Run an exported ER-Pose ONNX model on an image, a folder, a video, a camera or a stream.
 
     python tools/onnx_infer.py MODEL.onnx INPUT [--out-dir DIR] [--overwrite]
-        [--score-thr 0.3] [--kpt-thr 0.3] [--batch-size N] [--track] [--show]
-        [--device cpu|cuda] [--input-size W [H]] [--threads N] [--no-vis] [--no-bbox]
+        [--score-thr 0.3] [--dedupe-thr THR] [--kpt-thr 0.3] [--batch-size N] [--track]
+        [--show] [--device cpu|cuda] [--input-size W [H]] [--threads N] [--no-vis] [--no-bbox]
 
 INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
 index N, or a stream URL OpenCV opens (``rtsp://...``). Writes DIR/predictions/NAME.json
 (MMPoseInferencer's format, the same as ``tools/infer.py``) and DIR/visualizations/NAME
 (NAME = the input's file name, e.g. ``a.jpg.json``); refuses to replace files of an
 earlier run unless ``--overwrite``. Exit status 2 on bad input, with the file named.
+``--dedupe-thr THR`` drops duplicates with the runner's numpy OKS dedupe (one parallel
+pass over the exported rows, ``onnx_runner.dedupe_rows``): it works on any export, with
+or without a dedupe baked into the graph.
 
 Needs only numpy, opencv-python, onnxruntime, scipy and tqdm: the runner, the loop and the
 tracker (erpose_mm/deploy/onnx_runner.py, erpose_mm/apis/inference_runner.py,

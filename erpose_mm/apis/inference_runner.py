@@ -132,13 +132,45 @@ def output_names(source: Source) -> List[Tuple[str, str]]:
     return [(name + '.json', name if name.lower().endswith('.mp4') else name + '.mp4')]
 
 
+def _exists_message(path: str, more: int = 0) -> str:
+    extra = f' (and {more} more)' if more else ''
+    return (f'{path} already exists{extra}; pass --overwrite to replace earlier results or '
+            'choose another --out-dir')
+
+
 def check_outputs(paths: Sequence[str], overwrite: bool) -> None:
     """Refuse (one line) if an output file already exists, unless ``overwrite``."""
     existing = [p for p in paths if osp.exists(p)]
     if existing and not overwrite:
-        more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
-        raise OutputExists(f'{existing[0]} already exists{more}; pass --overwrite to '
-                           'replace earlier results or choose another --out-dir')
+        raise OutputExists(_exists_message(existing[0], len(existing) - 1))
+
+
+def claim_outputs(paths: Sequence[str]) -> List[str]:
+    """Create every output file empty with ``O_CREAT | O_EXCL``, so that of two runs into
+    the same folder exactly one owns each name (the check of :func:`check_outputs` alone
+    lets both pass). On a name that exists, remove what this call created and raise
+    :class:`OutputExists` (one line). Returns the claimed paths."""
+    claimed: List[str] = []
+    for p in paths:
+        os.makedirs(osp.dirname(p) or '.', exist_ok=True)
+        try:
+            os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            release_claims(claimed, ())
+            raise OutputExists(_exists_message(p)) from None
+        claimed.append(p)
+    return claimed
+
+
+def release_claims(claimed: Sequence[str], written) -> None:
+    """Remove the claimed files that were never written (still empty placeholders)."""
+    for p in claimed:
+        if p not in written:
+            try:
+                if osp.getsize(p) == 0:
+                    os.remove(p)
+            except OSError:
+                pass
 
 
 def to_mmpose_json(person: dict) -> dict:
@@ -159,6 +191,23 @@ def _dump_json(obj, path: str) -> None:
 
 
 # ----------------------------------------------------------------------------- options
+def unit_interval(flag: str, open_low: bool = False) -> Callable[[str], float]:
+    """argparse ``type`` for a threshold in [0, 1] (``open_low``: (0, 1]); argparse turns
+    the error into ``argument FLAG: ...`` (one line, exit status 2)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{flag}: expected a number, got {text!r}') from None
+        ok = (0.0 < v <= 1.0) if open_low else (0.0 <= v <= 1.0)
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f'{flag} must be in {"(0, 1]" if open_low else "[0, 1]"} (scores and OKS lie '
+                f'in [0, 1]), got {text}')
+        return v
+    return parse
+
+
 def add_common_args(p: argparse.ArgumentParser) -> None:
     """The options both tools share (after their model arguments)."""
     p.add_argument('input', help="image, folder of images, video file, camera ('webcam', "
@@ -167,9 +216,13 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
                    help='write predictions/NAME.json and visualizations/ here')
     p.add_argument('--overwrite', action='store_true',
                    help='replace output files of an earlier run (default: refuse)')
-    p.add_argument('--score-thr', type=float, default=DISPLAY_SCORE_THR,
-                   help='person score threshold for the results and drawings (default 0.3, '
-                   'both tools)')
+    p.add_argument('--score-thr', type=unit_interval('--score-thr'), default=DISPLAY_SCORE_THR,
+                   help='person score threshold in [0, 1] for the results and drawings '
+                   '(default 0.3, both tools)')
+    p.add_argument('--dedupe-thr', type=unit_interval('--dedupe-thr', open_low=True),
+                   default=None, metavar='THR',
+                   help='drop a person whose OKS with a higher-scored one exceeds THR in '
+                   '(0, 1]: one parallel pass over the top-k (default: off, NMS-free)')
     p.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint drawing threshold')
     p.add_argument('--batch-size', type=int, default=1,
                    help='images / frames per model call (folders and videos)')
@@ -253,6 +306,7 @@ class InferenceLoop:
         self.model_time = 0.0
         self.n_people = 0
         self.ids = set()
+        self.written: set = set()   # output files this run wrote (see claim_outputs)
 
     # -- per image
     def _infer(self, images: List[np.ndarray]) -> List[List[dict]]:
@@ -282,6 +336,9 @@ class InferenceLoop:
         key = cv2.waitKey(wait_ms) & 0xFF
         return key in (ord('q'), ord('Q'), 27)
 
+    def _mark_written(self, path: str) -> None:
+        self.written.add(path)
+
     def _paths(self, source: Source) -> List[Tuple[str, Optional[str]]]:
         out = self.args.out_dir
         if not out:
@@ -294,9 +351,19 @@ class InferenceLoop:
     def run(self, source: Source) -> int:
         """Process ``source``; returns the exit status (0: results, 2: nothing read)."""
         a = self.args
+        self.written, claimed = set(), []
         if a.out_dir:
-            check_outputs([p for pair in self._paths(source) for p in pair if p],
-                          a.overwrite)
+            paths = [p for pair in self._paths(source) for p in pair if p]
+            check_outputs(paths, a.overwrite)
+            if not a.overwrite:
+                claimed = claim_outputs(paths)
+        try:
+            return self._run(source)
+        finally:
+            release_claims(claimed, self.written)
+
+    def _run(self, source: Source) -> int:
+        a = self.args
         if a.show:
             # OpenCV's Qt backend aborts the process (no exception) when it finds no display
             if sys.platform.startswith('linux') and not any(
@@ -355,12 +422,14 @@ class InferenceLoop:
                     n += 1
                     if a.out_dir:
                         _dump_json([to_mmpose_json(p) for p in people], js)
+                        self._mark_written(js)
                     if (a.out_dir and vis_path) or a.show:
                         vis = self._draw(img, people)
                         if a.out_dir and vis_path:
                             os.makedirs(osp.dirname(vis_path), exist_ok=True)
                             if not cv2.imwrite(vis_path, vis):
                                 raise InputError(f'{vis_path}: cannot write the drawing')
+                            self._mark_written(vis_path)
                         if a.show and self._show(vis, 0):
                             stop = 'q'
                             break
@@ -412,6 +481,7 @@ class InferenceLoop:
                                 writer = cv2.VideoWriter(vis_path,
                                                          cv2.VideoWriter_fourcc(*'mp4v'), fps,
                                                          (vis.shape[1], vis.shape[0]))
+                                self._mark_written(vis_path)
                             writer.write(vis)
                         if a.show and self._show(vis, 1):
                             stop = 'q'
@@ -429,6 +499,7 @@ class InferenceLoop:
             raise InputError(f'{source.spec}: no frame could be read')
         if a.out_dir:
             _dump_json(frames, js)
+            self._mark_written(js)
         note = ''
         if stop:
             note = f'; stopped by {stop} after {n} frames' + (f' of {total}' if total else '')
@@ -461,7 +532,7 @@ def onnx_main(argv=None) -> int:
         check_common_args(args)
         runner = _io.ERPoseONNX(args.model, score_thr=model_score_thr(args),
                                 input_size=args.input_size, num_threads=args.threads,
-                                device=args.device)
+                                device=args.device, dedupe_thr=args.dedupe_thr)
         source = parse_source(args.input)
         if runner.max_batch is not None and args.batch_size > runner.max_batch:
             print(f'note: {args.model} has a static batch of {runner.max_batch} (export with '

@@ -23,7 +23,11 @@ def to_bgr8(img: np.ndarray, name: str = '<array>') -> np.ndarray:
     """Any decoded image array -> contiguous 8-bit 3-channel BGR.
 
     grayscale (H, W) / (H, W, 1) -> replicated; BGRA -> alpha dropped; uint16 -> ``>> 8``
-    (what OpenCV's IMREAD_COLOR does); float -> assumed in [0, 1] and scaled to [0, 255].
+    (what OpenCV's IMREAD_COLOR does). Float images: the range is read from the values, by
+    one rule: a maximum above 1.0 means [0, 255] (rounded), else [0, 1] (scaled by 255);
+    values below 0 or above 255 fit neither and are refused (:class:`InputError`), as are
+    NaN / inf. (An almost black [0, 255] image with every value <= 1.0 reads as [0, 1]:
+    convert such arrays with ``img.astype(np.uint8)`` first.)
     """
     if not isinstance(img, np.ndarray):
         raise InputError(f'{name}: expected a numpy image array, got {type(img).__name__}')
@@ -36,7 +40,14 @@ def to_bgr8(img: np.ndarray, name: str = '<array>') -> np.ndarray:
     elif img.dtype in (np.int8, np.int16, np.int32, np.uint32, np.int64, np.uint64, bool):
         img = np.clip(img, 0, 255).astype(np.uint8)
     elif np.issubdtype(img.dtype, np.floating):
-        img = np.clip(np.nan_to_num(img) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if not np.isfinite(img).all():
+            raise InputError(f'{name}: float image holds NaN or inf values')
+        lo, hi = float(img.min()), float(img.max())
+        if lo < 0.0 or hi > 255.0:
+            raise InputError(f'{name}: float image values span [{lo:g}, {hi:g}], neither '
+                             '[0, 1] nor [0, 255]; rescale it, or pass uint8')
+        scale = 1.0 if hi > 1.0 else 255.0
+        img = np.clip(img.astype(np.float64) * scale + 0.5, 0, 255).astype(np.uint8)
     else:
         raise InputError(f'{name}: unsupported image dtype {img.dtype}')
     if img.ndim == 2:
