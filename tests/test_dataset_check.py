@@ -5,6 +5,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -271,3 +272,158 @@ def test_training_refuses_too_many_bad_images_and_trains_without_them(data, tmp_
     assert faults['missing']['file'] in out and faults['corrupt']['file'] in out
     assert 'Epoch(train) [1][4/4]' in out  # the 14 good images, batch 4
     assert osp.isfile(tmp_path / 'ok' / 'epoch_1.pth')
+
+
+# ------------------------------------------------------------ damage the check must see
+def _annotated(data):
+    """(json path, json, {image id: its first labelled annotation}) of the train split."""
+    path = osp.join(data, ANN)
+    raw = json.load(open(path))
+    first = {}
+    for a in raw['annotations']:
+        if sum(v > 0 for v in a['keypoints'][2::3]) >= 3:
+            first.setdefault(a['image_id'], a)
+    return path, raw, first
+
+
+@pytest.mark.parametrize('fill', [b'\xff', b'\x00', b'random'])
+def test_a_jpeg_corrupted_in_the_middle_is_bad(data, cache, fill, capfd):
+    """libjpeg decodes a JPEG damaged in the middle (the rest grey) with only a warning on
+    stderr ("Corrupt JPEG data: ..."); the check counts that warning as damage, and names
+    the file."""
+    import cv2
+    path, raw, first = _annotated(data)
+    img = next(i for i in raw['images'] if i['id'] in first)
+    victim = osp.join(data, 'train', img['file_name'])
+    good = open(victim, 'rb').read()
+    capfd.readouterr()
+    for frac in (0.3, 0.4, 0.5, 0.6, 0.7):  # a place where the damage gives a warning
+        b = bytearray(good)
+        mid = int(len(b) * frac)
+        b[mid:mid + 64] = bytes(np.random.default_rng(0).integers(0, 256, 64, np.uint8)) \
+            if fill == b'random' else fill * 64
+        decoded = cv2.imdecode(np.frombuffer(bytes(b), np.uint8), cv2.IMREAD_COLOR)
+        if 'Corrupt JPEG data' in capfd.readouterr().err:
+            break
+    else:
+        pytest.fail('no corruption that libjpeg warns about')
+    assert decoded is not None and decoded.shape[:2] == (img['height'], img['width'])
+    open(victim, 'wb').write(bytes(b))
+    report = _check(data, cache)
+    assert [(b['id'], b['file']) for b in report.bad_images] == [(img['id'], victim)]
+    assert report.bad_images[0]['problem'].startswith('corrupt (decoder warning: Corrupt JPEG '
+                                                      'data')
+    assert 'Corrupt JPEG data' not in capfd.readouterr().err  # reported, not just printed
+    # the report is cached with the finding
+    again = _check(data, cache)
+    assert again.cached and again.bad_images == report.bad_images
+
+
+def test_the_cache_sees_a_changed_image_with_its_old_size_and_mtime(data, cache):
+    path, raw, first = _annotated(data)
+    victim = osp.join(data, 'train', raw['images'][0]['file_name'])
+    assert not _check(data, cache).bad_images
+    st = os.stat(victim)
+    size = st.st_size
+    with open(victim, 'wb') as f:
+        f.write(b'\x00' * size)  # same size ...
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... and mtime
+    after = _check(data, cache)
+    assert not after.cached and [b['file'] for b in after.bad_images] == [victim]
+
+
+def test_annotations_of_another_category_are_skipped_or_refused(data, cache):
+    path, raw, first = _annotated(data)
+    raw['categories'].append(dict(id=18, name='dog', supercategory='animal'))
+    per_image = Counter(a['image_id'] for a in raw['annotations'])
+    dog = next(a for a in first.values() if per_image[a['image_id']] > 1)
+    dog['category_id'] = 18
+    json.dump(raw, open(path, 'w'))
+    report = _check(data, cache)
+    assert report.other_category == [dict(ann_id=dog['id'], image_id=dog['image_id'],
+                                          category_id=18)]
+    assert report.person_category == [1]
+    assert f'  another category: annotation {dog["id"]} of image {dog["image_id"]}: ' \
+        'category_id 18, not the person category 1 (skipped)' in report.lines()
+    ds = _dataset(data, cache)
+    info = _info_of(ds, dog['image_id'])
+    assert dog['id'] not in info['id']  # not trained as a person
+    # more than --max-bad-images of the annotations: refused, one line
+    for a in raw['annotations'][:len(raw['annotations']) // 4]:
+        a['category_id'] = 18
+    json.dump(raw, open(path, 'w'))
+    with pytest.raises(DatasetCheckError, match=r'annotations \(\d+\.\d%\) are of another '
+                       r'category or have unusable keypoints, more than the allowed 5%') as err:
+        _dataset(data, cache)
+    assert str(err.value).startswith(path) and '\n' not in str(err.value)
+    assert len(_dataset(data, cache, max_bad_image_fraction=0.3)) > 0
+
+
+def test_one_image_file_under_two_image_ids_is_refused(data, cache):
+    path, raw, first = _annotated(data)
+    a, b = [i for i in raw['images'] if i['id'] in first][:2]
+    b['file_name'] = a['file_name']
+    json.dump(raw, open(path, 'w'))
+    with pytest.raises(DatasetCheckError) as err:
+        _check(data, cache)
+    msg = str(err.value)
+    assert msg.startswith(f'{path}: image file {osp.join(data, "train", a["file_name"])} is '
+                          f'listed under image ids [{a["id"]}, {b["id"]}]')
+    assert '\n' not in msg
+
+
+def test_keypoint_counts_and_values_that_cannot_be_trained_on(data, cache):
+    """14 keypoints in one annotation of a 17-keypoint dataset, a keypoint that is a string:
+    listed, skipped; 14 in every annotation: refused with one line naming the count."""
+    path, raw, first = _annotated(data)
+    per_image = Counter(a['image_id'] for a in raw['annotations'])
+    short, text = [a for a in first.values() if per_image[a['image_id']] > 1][:2]
+    short['keypoints'] = short['keypoints'][:42]
+    text['keypoints'][4] = 'abc'
+    json.dump(raw, open(path, 'w'))
+    report = check_coco_keypoint_dataset(path, osp.join(data, 'train/'), cache_dir=cache,
+                                         num_keypoints=17)
+    assert [(a['ann_id'], a['problem']) for a in report.bad_annotations] == [
+        (short['id'], '42 keypoint values (14 keypoints); the dataset metainfo defines 17 '
+         'keypoints (51 values)'),
+        (text['id'], "keypoint value 4 (y of keypoint 1) is 'abc', not a number")]
+    ds = _dataset(data, cache, max_bad_image_fraction=0.2)
+    assert short['id'] not in _info_of(ds, short['image_id'])['id']
+    assert text['id'] not in _info_of(ds, text['image_id'])['id']
+    for a in raw['annotations']:
+        a['keypoints'] = a['keypoints'][:42]
+    json.dump(raw, open(path, 'w'))
+    with pytest.raises(DatasetCheckError) as err:
+        _dataset(data, cache)
+    msg = str(err.value)
+    assert msg.startswith(f'{path}: none of its {len(raw["annotations"])} annotations can be '
+                          f'trained on (first: annotation {raw["annotations"][0]["id"]} of image')
+    assert msg.endswith('every annotation has 14 keypoints: train a 14-keypoint dataset with '
+                        'a 14-keypoint config (e.g. the *_crowdpose-* configs for 14-keypoint '
+                        'CrowdPose; docs/custom_keypoints.md)') and '\n' not in msg
+
+
+@pytest.mark.parametrize('value', ['-1', '1.5', 'nan'])
+def test_max_bad_images_outside_0_1_is_refused(data, cache, value):
+    p = _check_tool(data, cache, '--max-bad-images', value)
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1] == (
+        f'error: --max-bad-images {float(value)!r}: expected a fraction in [0, 1] (0.05 = '
+        'at most 5% bad images / annotations)')
+    with pytest.raises(DatasetCheckError, match='expected a fraction in'):
+        _dataset(data, cache, max_bad_image_fraction=float(value))
+
+
+def test_training_refuses_keypoint_counts_and_bad_flags_with_one_line(data, tmp_path):
+    path, raw, first = _annotated(data)
+    for a in raw['annotations']:
+        a['keypoints'] = a['keypoints'][:42]
+    json.dump(raw, open(path, 'w'))
+    for extra, expect in (((), 'every annotation has 14 keypoints'),
+                          (('--max-bad-images', '-1'), 'error: --max-bad-images -1.0: expected '
+                           'a fraction in [0, 1]')):
+        p = _train(data, str(tmp_path / 'work'), *extra)
+        out = p.stdout + p.stderr
+        assert p.returncode == 1 and 'Traceback' not in out, out[-3000:]
+        last = p.stderr.strip().splitlines()[-1]
+        assert last.startswith('error: ') and expect in last
+        assert [line for line in out.splitlines() if 'error: ' in line] == [last]

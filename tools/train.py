@@ -33,7 +33,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import erpose_mm  # noqa: E402,F401  (registers modules + applies compat adapters)
 from erpose_mm import compat  # noqa: E402
 from erpose_mm.datasets.checked_dataset import use_checked_datasets  # noqa: E402
-from erpose_mm.datasets.checks import DatasetCheckError  # noqa: E402
+from erpose_mm.datasets.checks import DatasetCheckError, check_fraction  # noqa: E402
 from erpose_mm.engine.runner import ERPoseRunner  # noqa: E402
 from erpose_mm.engine.safe_checkpoint import ResumeError, is_complete_checkpoint  # noqa: E402
 from erpose_mm.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
@@ -105,6 +105,11 @@ def merge_args(cfg: Config, args) -> Config:
 
 def main():
     args = parse_args()
+    if args.max_bad_images is not None:
+        try:
+            check_fraction(args.max_bad_images, '--max-bad-images')
+        except DatasetCheckError as e:
+            sys.exit(f'error: {e}')
     cfg = merge_args(Config.fromfile(args.config), args)
     if compat.init_cpu_distributed(args.launcher):
         # torchrun without GPUs: gloo process group + CPU DDP (see erpose_mm/compat.py)

@@ -6,9 +6,12 @@ dataset wrappers) with :func:`use_checked_datasets`, so no config changes. The c
 differ from MMPose's only in what :mod:`erpose_mm.datasets.checks` finds:
 
 * ``load_data_list`` runs the (cached) check, logs its report, refuses duplicate image
-  ids, an empty dataset or too many bad images (``max_bad_image_fraction``), drops bad
-  images, and fixes image sizes, NaN/Inf keypoints and degenerate boxes in memory before
-  MMPose parses each annotation (the json on disk is not touched);
+  ids, an image file listed under two ids, an empty dataset or too many bad images or
+  annotations (``max_bad_image_fraction``), drops bad images and the annotations of
+  another category or with unusable keypoints (another count than the metainfo's
+  ``num_keypoints``, a value that is not a number), and fixes image sizes, NaN/Inf
+  keypoints and degenerate boxes in memory before MMPose parses each annotation (the json
+  on disk is not touched);
 * in training, an image that cannot be loaded although it passed the check (changed
   since) is skipped with a warning naming it: MMEngine's ``BaseDataset.__getitem__``
   then draws another index (as for any ``None`` sample, up to ``max_refetch`` times)
@@ -47,19 +50,22 @@ class CheckedDatasetMixin:
         self.check_cache_dir = check_cache_dir
         self.data_check_report: Optional[DatasetCheckReport] = None
         self._fixes = (set(), {}, set(), {})
+        self._skipped_anns = set()
         self._warned_unreadable = set()
         super().__init__(*args, **kwargs)
 
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
         report = check_coco_keypoint_dataset(self.ann_file, self.data_prefix['img'],
                                              test_mode=self.test_mode,
-                                             cache_dir=self.check_cache_dir)
+                                             cache_dir=self.check_cache_dir,
+                                             num_keypoints=self.metainfo.get('num_keypoints'))
         lines = report.lines()
         for line in lines:
             print_log(line, logger='current', level=30 if len(lines) > 1 else 20)
         report.enforce(self.max_bad_image_fraction)
         self.data_check_report = report
         self._fixes = report.fixes()
+        self._skipped_anns = report.skipped_annotations
         bad_ids = self._fixes[0]
         instance_list, image_list = super()._load_annotations()
         return ([i for i in instance_list if i['img_id'] not in bad_ids],
@@ -71,6 +77,8 @@ class CheckedDatasetMixin:
         if img.get('id') in sizes:
             img['width'], img['height'] = sizes[img['id']]
         key = (ann.get('id'), ann.get('image_id'))
+        if key in self._skipped_anns:
+            return None  # another category or unusable keypoints (in the report)
         if key in nan_anns and 'keypoints' in ann:
             ann['keypoints'], _ = sanitize_keypoints(ann['keypoints'])
             ann['num_keypoints'] = sum(v > 0 for v in ann['keypoints'][2::3])

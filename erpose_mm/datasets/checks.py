@@ -3,12 +3,20 @@
 :func:`check_coco_keypoint_dataset` reads the annotation json and decodes every image the
 dataset will use (OpenCV, as MMPose's ``LoadImage``), and returns a
 :class:`DatasetCheckReport`. It refuses (one-line :class:`DatasetCheckError` naming the
-file) duplicate image ids and a dataset without a labelled person, and records what
+file) duplicate image ids, an image file listed under more than one image id and a dataset
+without a labelled person, and records what
 :class:`~erpose_mm.datasets.checked_dataset.CheckedCocoDataset` fixes in memory (the
 user's json is never rewritten):
 
-* images missing, unreadable, empty, corrupt or truncated: skipped (training refuses
-  when more than ``max_bad_fraction`` of them are bad);
+* images missing, unreadable, empty, corrupt or truncated -- a JPEG that OpenCV decodes
+  with a libjpeg warning ("Corrupt JPEG data", "bad Huffman code", "Premature end of JPEG
+  file": the damaged part decodes grey) counts as corrupt: skipped (training refuses when
+  more than ``max_bad_fraction`` of them are bad);
+* annotations of another category than the person category (the json's category named
+  ``person``, else its only category with ``keypoints``, else COCO's id 1), and
+  annotations whose keypoints are unusable (not 3 x the metainfo's ``num_keypoints``
+  values, or a value that is not a number): skipped (refused when more than
+  ``max_bad_fraction`` of the annotations are);
 * json width/height that differ from the decoded image: the real size is used;
 * NaN/Inf keypoints: made unlabelled;
 * a labelled person whose box is missing, non-finite or of zero size: the box is
@@ -16,25 +24,34 @@ user's json is never rewritten):
   sqrt(area) when the annotation has an area, else reported as still degenerate).
 
 The report is cached under :func:`default_cache_dir` keyed by the json's SHA-1, the image
-folder and mode, and validated against the size and mtime of every checked image, so a
-second run costs a json hash and ``os.stat`` per image.
+folder, mode and keypoint count, and validated against the size, mtime, ctime and inode of
+every checked image (any rewrite of a file changes its ctime, which cannot be set back), so
+a second run costs a json hash and ``os.stat`` per image. The image bytes are not hashed.
 """
 import hashlib
 import json
 import math
 import os
 import os.path as osp
+import sys
+import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-CHECK_VERSION = 1
+CHECK_VERSION = 2
+#: libjpeg warnings that mean damaged image data (OpenCV decodes such a file and prints
+#: them on stderr); "Invalid SOS parameters" and the like are harmless and not listed
+JPEG_DAMAGE = ('Corrupt JPEG data', 'Premature end of JPEG file', 'Huffman')
+#: images decoded in parallel under one stderr capture before a damaged one is looked for
+_CHUNK = 256
 DEFAULT_MAX_BAD_FRACTION = 0.05
 
 
@@ -55,12 +72,26 @@ class DatasetCheckReport:
     nan_keypoints: List[dict] = field(default_factory=list)
     box_fixes: List[dict] = field(default_factory=list)
     orphan_annotations: int = 0
+    num_annotations: int = 0
+    other_category: List[dict] = field(default_factory=list)
+    bad_annotations: List[dict] = field(default_factory=list)
+    person_category: List = field(default_factory=list)
     seconds: float = 0.0
     cached: bool = False
 
     @property
     def bad_fraction(self) -> float:
         return len(self.bad_images) / max(self.num_checked, 1)
+
+    @property
+    def skipped_annotations(self) -> set:
+        """{(ann id, image id)} of the annotations that are not trained on (another
+        category, unusable keypoints)."""
+        return {(a['ann_id'], a['image_id']) for a in self.other_category + self.bad_annotations}
+
+    @property
+    def bad_annotation_fraction(self) -> float:
+        return len(self.skipped_annotations) / max(self.num_annotations, 1)
 
     def fixes(self) -> Tuple[set, Dict[int, Tuple[int, int]], set, Dict[tuple, Optional[list]]]:
         """(bad image ids, {image id: (w, h)}, {(ann id, image id)} with NaN keypoints,
@@ -76,6 +107,11 @@ class DatasetCheckReport:
              f'{len(self.size_mismatches)} with another size than the json, '
              f'{len(self.nan_keypoints)} people with NaN/Inf keypoints, '
              f'{len(self.box_fixes)} degenerate boxes')
+        if self.other_category or self.bad_annotations:
+            s += (f', {len(self.other_category)} annotations of another category than '
+                  f'person (id {"/".join(map(str, self.person_category))}) and '
+                  f'{len(self.bad_annotations)} with unusable keypoints, of '
+                  f'{self.num_annotations} ({self.bad_annotation_fraction:.1%}, skipped)')
         if self.orphan_annotations:
             s += f', {self.orphan_annotations} annotations of images not in the json (ignored)'
         return s + f' [{"cached, " if self.cached else ""}{self.seconds:.2f} s]'
@@ -97,6 +133,11 @@ class DatasetCheckReport:
                                                    'still degenerate (one labelled '
                                                    'keypoint, no area): dropped by '
                                                    'FilterAnnotations')),
+            (self.other_category, lambda a: f'  another category: annotation {a["ann_id"]} of '
+             f'image {a["image_id"]}: category_id {a["category_id"]!r}, not the person '
+             f'category {"/".join(map(str, self.person_category))} (skipped)'),
+            (self.bad_annotations, lambda a: f'  unusable keypoints: annotation {a["ann_id"]} of '
+             f'image {a["image_id"]}: {a["problem"]} (skipped)'),
         ]
         for items, fmt in groups:
             shown = items if limit is None else items[:limit]
@@ -107,7 +148,17 @@ class DatasetCheckReport:
         return out
 
     def enforce(self, max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION) -> None:
-        """Raise when more than ``max_bad_fraction`` of the checked images are bad."""
+        """Raise when more than ``max_bad_fraction`` of the checked images, or of the
+        annotations, are bad (skipped)."""
+        check_fraction(max_bad_fraction)
+        self.refuse_if_no_annotation_is_usable()
+        if self.bad_annotation_fraction > max_bad_fraction:
+            raise DatasetCheckError(
+                f'{self.ann_file}: {len(self.skipped_annotations)} of {self.num_annotations} '
+                f'annotations ({self.bad_annotation_fraction:.1%}) are of another category '
+                'or have unusable keypoints, more than the allowed '
+                f'{max_bad_fraction:.0%} (max_bad_image_fraction / --max-bad-images); first: '
+                f'{self._first_bad_annotations(3)}{self._keypoint_count_hint()}')
         if self.num_checked and len(self.bad_images) == self.num_checked:
             raise DatasetCheckError(f'{self.ann_file}: none of its {self.num_checked} images '
                                     f'in {self.img_dir} can be read (first: '
@@ -122,6 +173,45 @@ class DatasetCheckReport:
                 f'{first}')
 
 
+    def refuse_if_no_annotation_is_usable(self) -> None:
+        if self.num_annotations and \
+                len(self.skipped_annotations) == self.num_annotations:
+            raise DatasetCheckError(f'{self.ann_file}: none of its {self.num_annotations} '
+                                    f'annotations can be trained on (first: '
+                                    f'{self._first_bad_annotations(1)})'
+                                    f'{self._keypoint_count_hint()}')
+
+    def _first_bad_annotations(self, n: int) -> str:
+        items = [f'annotation {a["ann_id"]} of image {a["image_id"]} ({a["problem"]})'
+                 for a in self.bad_annotations[:n]]
+        items += [f'annotation {a["ann_id"]} of image {a["image_id"]} (category_id '
+                  f'{a["category_id"]!r}, not {"/".join(map(str, self.person_category))})'
+                  for a in self.other_category[:n - len(items)]]
+        return ', '.join(items)
+
+    def _keypoint_count_hint(self) -> str:
+        counts = {a.get('num_values') for a in self.bad_annotations}
+        if len(counts) != 1 or None in counts or \
+                len(self.bad_annotations) < self.num_annotations - len(self.other_category):
+            return ''
+        k = counts.pop() // 3
+        return (f'; every annotation has {k} keypoints: train a {k}-keypoint dataset with a '
+                f'{k}-keypoint config (e.g. the *_crowdpose-* configs for 14-keypoint '
+                'CrowdPose; docs/custom_keypoints.md)')
+
+
+def check_fraction(value, what: str = '--max-bad-images / max_bad_image_fraction') -> float:
+    """``value`` as a float in [0, 1]; a one-line :class:`DatasetCheckError` otherwise."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float('nan')
+    if not 0 <= f <= 1:  # NaN too
+        raise DatasetCheckError(f'{what} {value!r}: expected a fraction in [0, 1] (0.05 = '
+                                'at most 5% bad images / annotations)')
+    return f
+
+
 def default_cache_dir() -> str:
     """``$ERPOSE_MM_CACHE_DIR`` or ``$XDG_CACHE_HOME/erpose_mm/dataset_checks`` (default
     ``~/.cache/erpose_mm/dataset_checks``)."""
@@ -132,9 +222,75 @@ def default_cache_dir() -> str:
 
 
 # ----------------------------------------------------------------------------- per item
+@contextmanager
+def captured_stderr():
+    """Capture what is written to file descriptor 2 -- libjpeg's warnings, which OpenCV
+    lets it print -- while the block runs; yields a list that then holds the text."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    out = []
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield out
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            out.append(tmp.read().decode('utf-8', errors='replace'))
+
+
+def jpeg_damage(text: str) -> Optional[str]:
+    """The first libjpeg warning in ``text`` that means damaged data, else None."""
+    for line in text.splitlines():
+        if any(m in line for m in JPEG_DAMAGE):
+            return line.strip()[:160]
+    return None
+
+
+def _emit_other(text: str) -> None:
+    """Write the captured lines that are not JPEG-damage warnings back to stderr."""
+    rest = ''.join(line for line in text.splitlines(True)
+                   if not any(m in line for m in JPEG_DAMAGE))
+    if rest:
+        os.write(2, rest.encode())
+
+
+def check_image_warnings(path: str) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
+    """:func:`check_image` that also counts a decoder warning about damaged JPEG data as
+    corrupt. Captures file descriptor 2, so call it from one thread at a time."""
+    with captured_stderr() as text:
+        result = check_image(path)
+    damage = jpeg_damage(text[0])
+    _emit_other(text[0])
+    if result[0] is None and damage:
+        return f'corrupt (decoder warning: {damage})', None
+    return result
+
+
+def check_images(paths: Sequence[str], workers: int = 1) -> List[tuple]:
+    """:func:`check_image_warnings` of every path: decoded in parallel chunks, each under
+    one stderr capture; a chunk whose capture holds a damage warning is decoded again one
+    image at a time to find the damaged file(s)."""
+    results = []
+    with ThreadPoolExecutor(workers) as pool:  # cv2 decodes without the GIL
+        for start in range(0, len(paths), _CHUNK):
+            chunk = list(paths[start:start + _CHUNK])
+            with captured_stderr() as text:
+                res = list(pool.map(check_image, chunk))
+            if jpeg_damage(text[0]):
+                res = [check_image_warnings(p) if r[0] is None else r
+                       for p, r in zip(chunk, res)]
+            _emit_other(text[0])
+            results += res
+    return results
+
+
 def check_image(path: str) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
     """(problem or None, (w, h) as decoded) of one image file, decoded like ``LoadImage``
-    (``cv2.imdecode(IMREAD_COLOR)``, which applies EXIF orientation)."""
+    (``cv2.imdecode(IMREAD_COLOR)``, which applies EXIF orientation). Decoder warnings
+    are not looked at here (:func:`check_image_warnings`)."""
     if not osp.exists(path):
         return 'missing', None
     if osp.isdir(path):
@@ -164,6 +320,38 @@ def sanitize_keypoints(kpts: Sequence[float]) -> Tuple[List[float], int]:
     bad = ~np.isfinite(arr).all(1)
     arr[bad] = 0
     return arr.reshape(-1).tolist(), int(bad.sum())
+
+
+def keypoints_problem(kpts, num_keypoints: Optional[int]) -> Optional[str]:
+    """Why an annotation's ``keypoints`` cannot be trained on (not a list of numbers, not
+    ``3 * num_keypoints`` values), else None. NaN/Inf are numbers (made unlabelled)."""
+    if not isinstance(kpts, (list, tuple)):
+        return f'keypoints is a {type(kpts).__name__}, not a list'
+    for i, v in enumerate(kpts):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return (f'keypoint value {i} ({["x", "y", "v"][i % 3]} of keypoint {i // 3}) is '
+                    f'{v!r}, not a number')
+    if num_keypoints and len(kpts) != 3 * num_keypoints:
+        return (f'{len(kpts)} keypoint values ({len(kpts) / 3:g} keypoints); the dataset '
+                f'metainfo defines {num_keypoints} keypoints ({3 * num_keypoints} values)')
+    if len(kpts) % 3:
+        return f'{len(kpts)} keypoint values, not a multiple of 3 (x, y, v)'
+    return None
+
+
+def person_category_ids(categories) -> List:
+    """The person category of a COCO json's ``categories``: the one(s) named ``person``,
+    else the only one that lists ``keypoints``, else the only category; ``[1]`` (COCO's)
+    when the json has none; ``[]`` (not checked) when it cannot tell."""
+    cats = [c for c in categories or [] if isinstance(c, dict)]
+    if not cats:
+        return [1]
+    ids = [c.get('id') for c in cats if str(c.get('name', '')).lower() == 'person']
+    if not ids:
+        with_kpts = [c.get('id') for c in cats if c.get('keypoints')]
+        ids = with_kpts if len(with_kpts) == 1 else [cats[0].get('id')] if len(cats) == 1 \
+            else []
+    return ids
 
 
 def is_degenerate_box(bbox) -> bool:
@@ -201,14 +389,17 @@ def _signature(img_dir: str, files: Sequence[str]) -> str:
     for f in files:
         try:
             st = os.stat(osp.join(img_dir, f))
-            h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\n'.encode())
+            h.update(f'{f}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0'
+                     f'{st.st_ino}\n'.encode())
         except OSError:
             h.update(f'{f}\0missing\n'.encode())
     return h.hexdigest()
 
 
-def _cache_path(cache_dir: str, json_sha: str, img_dir: str, test_mode: bool) -> str:
-    key = hashlib.sha1(f'{osp.abspath(img_dir)}|{test_mode}|{CHECK_VERSION}'.encode())
+def _cache_path(cache_dir: str, json_sha: str, img_dir: str, test_mode: bool,
+                num_keypoints: Optional[int] = None) -> str:
+    key = hashlib.sha1(f'{osp.abspath(img_dir)}|{test_mode}|{CHECK_VERSION}|'
+                       f'{num_keypoints}'.encode())
     return osp.join(cache_dir, f'{json_sha}_{key.hexdigest()[:12]}.json')
 
 
@@ -239,7 +430,8 @@ def _save_cache(path: str, report: DatasetCheckReport, img_dir: str, files: List
 
 def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = False,
                                 cache_dir: Optional[str] = None, use_cache: bool = True,
-                                workers: Optional[int] = None) -> DatasetCheckReport:
+                                workers: Optional[int] = None,
+                                num_keypoints: Optional[int] = None) -> DatasetCheckReport:
     """Check a COCO-keypoint annotation file and the images it names.
 
     Args:
@@ -251,10 +443,13 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         cache_dir: where reports are cached (default :func:`default_cache_dir`).
         use_cache: read and write the cache.
         workers: decoding threads (default: CPU count, at most 8).
+        num_keypoints: keypoints per person of the dataset's metainfo; annotations with
+            another count are reported (and skipped in training).
 
     Returns:
-        The report. Raises :class:`DatasetCheckError` for duplicate image ids, an
-        annotation file that cannot be read, or no labelled person.
+        The report. Raises :class:`DatasetCheckError` for duplicate image ids, an image
+        file listed under more than one image id, an annotation file that cannot be
+        read, or no labelled person.
     """
     t0 = time.time()
     try:
@@ -264,7 +459,8 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         raise DatasetCheckError(f'{ann_file}: cannot read the annotation file '
                                 f'({e.strerror or e})') from None
     cache_dir = cache_dir or default_cache_dir()
-    cache = _cache_path(cache_dir, hashlib.sha1(raw).hexdigest(), img_dir, test_mode)
+    cache = _cache_path(cache_dir, hashlib.sha1(raw).hexdigest(), img_dir, test_mode,
+                        num_keypoints)
     if use_cache:
         report = _load_cache(cache, img_dir)
         if report is not None:
@@ -275,6 +471,7 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         data = json.loads(raw)
         images, anns = data['images'], data.get('annotations', [])
         ids = [img['id'] for img in images]
+        person = person_category_ids(data.get('categories'))
     except (ValueError, KeyError, TypeError) as e:
         raise DatasetCheckError(f'{ann_file}: not a COCO annotation file ({e!r})') from None
     dups = sorted((i for i, n in Counter(ids).items() if n > 1), key=str)
@@ -282,7 +479,8 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         raise DatasetCheckError(f'{ann_file}: duplicate image ids {dups[:10]}'
                                 f'{" ..." if len(dups) > 10 else ""} ({len(dups)} ids used by '
                                 'more than one image; MMPose would merge their people)')
-    report = DatasetCheckReport(ann_file=ann_file, img_dir=img_dir, num_images=len(images))
+    report = DatasetCheckReport(ann_file=ann_file, img_dir=img_dir, num_images=len(images),
+                                person_category=person)
     by_id = {img['id']: img for img in images}
     per_image = defaultdict(list)
     labelled_people = 0
@@ -290,11 +488,21 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
         if ann.get('image_id') not in by_id:
             report.orphan_annotations += 1
             continue
-        per_image[ann['image_id']].append(ann)
-        if 'keypoints' not in ann:
-            continue
-        kpts, n_bad = sanitize_keypoints(ann['keypoints'])
+        report.num_annotations += 1
         key = dict(ann_id=ann.get('id'), image_id=ann['image_id'])
+        if person and 'category_id' in ann and ann['category_id'] not in person:
+            report.other_category.append(dict(key, category_id=ann['category_id']))
+            continue
+        if 'keypoints' not in ann:
+            per_image[ann['image_id']].append(ann)
+            continue
+        problem = keypoints_problem(ann['keypoints'], num_keypoints)
+        if problem:
+            n = len(ann['keypoints']) if isinstance(ann['keypoints'], (list, tuple)) else None
+            report.bad_annotations.append(dict(key, problem=problem, num_values=n))
+            continue
+        per_image[ann['image_id']].append(ann)
+        kpts, n_bad = sanitize_keypoints(ann['keypoints'])
         if n_bad:
             report.nan_keypoints.append(dict(key, count=n_bad))
         labelled = not ann.get('iscrowd', 0) and any(v > 0 for v in kpts[2::3])
@@ -303,14 +511,25 @@ def check_coco_keypoint_dataset(ann_file: str, img_dir: str, test_mode: bool = F
             report.box_fixes.append(dict(key, old=ann.get('bbox'),
                                          new=box_from_keypoints(kpts, ann.get('area'))))
     if not labelled_people:
+        report.refuse_if_no_annotation_is_usable()
         raise DatasetCheckError(f'{ann_file}: no image with a labelled person '
                                 f'({len(images)} images, {len(anns)} annotations): nothing '
                                 'to train on')
     checked = [img for img in images if test_mode or per_image.get(img['id'])]
     files = [img['file_name'] for img in checked]
+    ids_of = defaultdict(list)
+    for img in checked:
+        ids_of[osp.normpath(str(img['file_name']))].append(img['id'])
+    shared = [(f, i) for f, i in ids_of.items() if len(i) > 1]
+    if shared:
+        f, i = shared[0]
+        raise DatasetCheckError(
+            f'{ann_file}: image file {osp.join(img_dir, f)} is listed under image ids {i}'
+            f'{f" ({len(shared)} files listed more than once)" if len(shared) > 1 else ""}; '
+            "MMPose would train it once per id, each time with only that id's people (the "
+            'others as background): give each file one image entry')
     workers = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool:  # cv2 decodes without the GIL
-        results = list(pool.map(check_image, [osp.join(img_dir, f) for f in files]))
+    results = check_images([osp.join(img_dir, f) for f in files], workers)
     report.num_checked = len(checked)
     for img, (problem, size) in zip(checked, results):
         if problem:

@@ -3,11 +3,14 @@
     python tools/misc/check_dataset.py CONFIG [--split train|val|test] [--max-bad-images 0.05]
                                        [--no-cache] [--cfg-options k=v ...]
 
-Lists every missing / unreadable / empty / corrupt image (skipped in training), json
-width/height that differ from the file (the file's size is used), NaN/Inf keypoints (made
-unlabelled) and degenerate person boxes (recomputed from the keypoints). Exit status 1 with
-one ``error:`` line for what training refuses: duplicate image ids, no labelled person,
-more bad images than ``--max-bad-images``. The report is cached like training's
+Lists every missing / unreadable / empty / corrupt image (skipped in training; a JPEG
+that decodes with a libjpeg damage warning counts as corrupt), annotations of another
+category than person or with unusable keypoints (skipped), json width/height that differ
+from the file (the file's size is used), NaN/Inf keypoints (made unlabelled) and degenerate
+person boxes (recomputed from the keypoints). Exit status 1 with one ``error:`` line for
+what training refuses: duplicate image ids, an image file under two image ids, no labelled
+person, more bad images or annotations than ``--max-bad-images`` (a fraction in [0, 1];
+another value: exit status 2). The report is cached like training's
 (``$ERPOSE_MM_CACHE_DIR``, default ``~/.cache/erpose_mm/dataset_checks``).
 """
 import argparse
@@ -47,7 +50,13 @@ def main(argv=None) -> int:
 
     from erpose_mm.datasets.checked_dataset import use_checked_datasets
     from erpose_mm.datasets.checks import (DEFAULT_MAX_BAD_FRACTION, DatasetCheckError,
-                                           check_coco_keypoint_dataset)
+                                           check_coco_keypoint_dataset, check_fraction)
+    if args.max_bad_images is not None:
+        try:
+            check_fraction(args.max_bad_images, '--max-bad-images')
+        except DatasetCheckError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     if not osp.isfile(args.config):
         print(f'error: config not found: {args.config}', file=sys.stderr)
         return 2
@@ -76,7 +85,9 @@ def main(argv=None) -> int:
         try:
             report = check_coco_keypoint_dataset(dataset.ann_file, dataset.data_prefix['img'],
                                                  test_mode=dataset.test_mode,
-                                                 use_cache=not args.no_cache)
+                                                 use_cache=not args.no_cache,
+                                                 num_keypoints=dataset.metainfo.get(
+                                                     'num_keypoints'))
             print('\n'.join(report.lines(limit=None)))
             report.enforce(limit)
         except DatasetCheckError as e:
