@@ -120,3 +120,66 @@ def test_images_without_people(tmp_path):
     losses = model.loss(train[0]['inputs'][None].float(), [sample])
     total = sum(v for k, v in losses.items() if k.startswith('loss'))
     assert torch.isfinite(total) and losses['num_pos'] == 0
+
+
+# ------------------------------------------------- checkpoints that are no checkpoints
+@pytest.fixture(scope='module')
+def broken_checkpoints(tmp_path_factory):
+    """{kind: path}: an empty file, a truncated checkpoint, a file that is no checkpoint."""
+    d = tmp_path_factory.mktemp('broken_ckpts')
+    whole = d / 'whole.pth'
+    torch.save(dict(state_dict=dict(w=torch.zeros(4096))), whole)
+    raw = whole.read_bytes()
+    (d / 'empty.pth').write_bytes(b'')
+    (d / 'truncated.pth').write_bytes(raw[:len(raw) // 2])
+    (d / 'text.pth').write_text('not a checkpoint\n')
+    return {k: str(d / f'{k}.pth') for k in ('empty', 'truncated', 'text')}
+
+
+@pytest.mark.parametrize('kind', ['empty', 'truncated', 'text'])
+def test_infer_refuses_a_file_that_is_no_checkpoint(broken_checkpoints, kind, demo_images,
+                                                    tmp_path, capsys, repo_root):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('erpose_infer_tool_ckpt',
+                                                  osp.join(repo_root, 'tools/infer.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    path = broken_checkpoints[kind]
+    rc = tool.main([osp.join(repo_root, CFG), path, demo_images.img,
+                    '--out-dir', str(tmp_path / 'out')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and 'Traceback' not in '\n'.join(err)
+    assert err[-1].startswith(f'error: {path}: cannot be read as a PyTorch checkpoint (')
+
+
+@pytest.mark.parametrize('kind', ['empty', 'truncated', 'text'])
+def test_load_from_refuses_a_file_that_is_no_checkpoint(broken_checkpoints, kind):
+    from erpose_mm.engine.runner import ERPoseRunner
+    from erpose_mm.utils.checkpoint_fit import CheckpointMismatchError
+    path = broken_checkpoints[kind]
+    with pytest.raises(CheckpointMismatchError) as err:
+        ERPoseRunner.load_for_finetuning(None, path)  # fails before it needs the runner
+    msg = str(err.value)
+    assert msg.startswith(f'{path}: cannot be read as a PyTorch checkpoint (') and '\n' not in msg
+
+
+def test_train_load_from_an_empty_file_is_one_line(broken_checkpoints, tmp_path, repo_root):
+    import os
+    import subprocess
+    import sys
+    data = str(tmp_path / 'data') + '/'
+    generate_synthetic_coco(data, num_train=4, num_val=1, seed=5, min_size=128, max_size=160,
+                            difficulty='easy', empty_frac=0.0, progress=False)
+    env = dict(os.environ, OMP_NUM_THREADS='1', ERPOSE_MM_CACHE_DIR=str(tmp_path / 'cache'))
+    path = broken_checkpoints['empty']
+    p = subprocess.run(
+        [sys.executable, 'tools/train.py', CFG, '--work-dir', str(tmp_path / 'work'),
+         '--no-validate', '--cfg-options', f'train_dataloader.dataset.data_root={data}',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+         'train_cfg.max_epochs=1', f'load_from={path}'],
+        cwd=repo_root, capture_output=True, text=True, timeout=600, env=env)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1 and 'Traceback' not in out, out[-3000:]
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: {path}: cannot be read as a PyTorch checkpoint (')
+    assert 'mmengine - ERROR' not in out  # the documented line, not a logger record

@@ -80,13 +80,17 @@ class MMPosePredictor:
                  allow_partial: bool = False, dedupe_thr: Optional[float] = None) -> None:
         from mmpose.apis import MMPoseInferencer
 
-        from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits
+        from erpose_mm.utils.checkpoint_fit import check_checkpoint_fits, load_state_dict_file
+
+        # an empty, truncated or non-checkpoint file: one line (CheckpointMismatchError),
+        # as tools/test.py and tools/deploy.py, before MMEngine's loader raises
+        state_dict = load_state_dict_file(checkpoint)
         self.pose = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint,
                                      device=device).inferencer
         # MMEngine loads non-strictly: refuse (one line) a checkpoint of another scale,
         # keypoint count or model instead of running random layers
         check_checkpoint_fits(self.pose.model, checkpoint, cfg_name=config,
-                              allow_partial=allow_partial)
+                              allow_partial=allow_partial, state_dict=state_dict)
         self.score_thr = float(score_thr)
         model = self.pose.model
         # what BaseMMPoseInferencer.preprocess does with bbox_thr for one-stage models

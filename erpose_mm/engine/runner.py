@@ -108,7 +108,14 @@ class ERPoseRunner(Runner):
         (the fresh ones from the model), so e.g. ``EMAHook`` copies the same weights.
         Returns the checkpoint.
         """
-        checkpoint = _load_checkpoint(filename, map_location='cpu')
+        try:
+            checkpoint = _load_checkpoint(filename, map_location='cpu')
+        except FileNotFoundError:
+            raise CheckpointMismatchError(f'{filename}: checkpoint not found') from None
+        except Exception as e:  # empty, truncated, not a torch file (EOFError, ...)
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointMismatchError(f'{filename}: cannot be read as a PyTorch '
+                                          f'checkpoint ({msg})') from None
         try:
             ckpt_sd = state_dict_of(checkpoint)
         except CheckpointMismatchError as e:
