@@ -449,12 +449,21 @@ class ERPoseHead(BaseHead):
         """
         detach = self.detach_one2one and self.one2many is not None
         o2o_feats = [f.detach() for f in feats] if detach else feats
-        o2o_outs = self.one2one(o2o_feats)
-        o2m_outs = self.one2many(feats) if self.one2many is not None else None
+        o2o_outs = self.decode(*self.one2one(o2o_feats))
         gt = self.batch_targets(batch_data_samples, feats[0].device)
-        losses = self._branch_loss(o2o_outs, gt, self.assigner_one2one)
+        o2m_outs = o2m_res = None
         if self.one2many is not None:
-            o2m = self._branch_loss(o2m_outs, gt, self.assigner_one2many)
+            o2m_outs = self.decode(*self.one2many(feats))
+            o2m_res = self.assign(o2m_outs, gt, self.assigner_one2many)
+        o2o_res = self.assign_one2one(o2o_outs, gt, o2m_outs, o2m_res)
+        losses = self.branch_loss(o2o_outs, gt, o2o_res, self.one2one_conf_target)
+        if o2m_res is not None:
+            # share of the SAH's positives that are also MAH positives of the same person
+            o2o_pos = o2o_res['gt_inds'] >= 0
+            same = o2o_pos & (o2m_res['gt_inds'] == o2o_res['gt_inds'])
+            losses['o2o_in_o2m'] = same.sum().to(o2o_outs['conf_logits']) / \
+                o2o_pos.sum().clamp(min=1).to(o2o_outs['conf_logits'])
+            o2m = self.branch_loss(o2m_outs, gt, o2m_res, self.conf_target)
             for k, v in o2m.items():
                 if k == 'num_widened':
                     continue  # the MAH's top-k never widens
