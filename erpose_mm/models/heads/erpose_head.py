@@ -15,6 +15,7 @@ from ..layers import fuse_conv_bn
 from ...structures import (DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR, decode_settings,
                            keypoints_to_bboxes, oks_nms)
 from ...structures.oks import batched_oks
+from ...utils.dist import get_world_size, rank_mean_normalizers
 from .erpose_branches import ERPoseBranches
 from .keypoint_prior import keypoint_offset_prior
 from .targets import pad_targets
@@ -555,17 +556,28 @@ class ERPoseHead(BaseHead):
         pos_gt_vis = gt['keypoints_visible'].flatten(0, 1)[flat]
         pos_area = gt['areas'].flatten(0, 1)[flat]
         num_pos = pos_b.shape[0]
+        vis_t = (pos_gt_vis > 0).float()
+        if get_world_size() > 1:
+            # each normaliser is its mean over the ranks: DDP's average of the ranks'
+            # gradients is then the gradient of one process holding all ranks' images
+            pose_norm, vis_norm, norm, pos_norm = rank_mean_normalizers(torch.stack([
+                (pos_gt_vis > 0).any(-1).sum().to(conf_logits),
+                conf_logits.new_tensor(float(vis_t.numel())),
+                conf_target_map.sum().to(conf_logits),
+                conf_logits.new_tensor(float(num_pos))]))
+        else:
+            pose_norm, vis_norm, pos_norm = None, max(vis_t.numel(), 1), max(num_pos, 1)
+            norm = conf_target_map.sum().clamp(min=1.0)
         losses = dict()
         # SmoothOKSLoss averages over positives; with none it returns an exact 0 with a graph
-        losses['loss_pose'] = self.loss_pose(keypoints[pos_b, pos_n], pos_gt, pos_gt_vis, pos_area)
-        vis_t = (pos_gt_vis > 0).float()
+        losses['loss_pose'] = self.loss_pose(keypoints[pos_b, pos_n], pos_gt, pos_gt_vis, pos_area,
+                                             normalizer=pose_norm)
         losses['loss_vis'] = self.loss_vis(vis_logits[pos_b, pos_n], vis_t,
-                                           torch.ones_like(vis_t)) / max(vis_t.numel(), 1)
-        norm = conf_target_map.sum().clamp(min=1.0)
+                                           torch.ones_like(vis_t)) / vis_norm
         losses['loss_conf'] = self.loss_conf(conf_logits, conf_target_map, conf_weight) / norm
         if self.with_bbox:
             losses['loss_bbox'] = self.loss_bbox(
-                outs['bboxes'][pos_b, pos_n], gt['bboxes'].flatten(0, 1)[flat]) / max(num_pos, 1)
+                outs['bboxes'][pos_b, pos_n], gt['bboxes'].flatten(0, 1)[flat]) / pos_norm
         losses['num_pos'] = conf_logits.new_tensor(float(num_pos) / max(B, 1))
         # people the one-to-one matching had to place outside their candidate cells
         losses['num_widened'] = res['num_widened'].to(conf_logits)

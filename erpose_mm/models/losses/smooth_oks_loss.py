@@ -47,7 +47,9 @@ class SmoothOKSLoss(nn.Module):
         loss_weight: lambda_pose (15 in the paper).
 
     Shapes: ``pred`` / ``target`` (P, K, 2), ``target_visible`` (P, K), ``areas`` (P,);
-    returns a scalar (``reduction='mean'``) or (P,) (``'none'``).
+    returns a scalar (``reduction='mean'``) or (P,) (``'none'``). ``normalizer``, when
+    given, replaces the mean's denominator (the number of people with a labelled keypoint),
+    e.g. by its mean over distributed ranks (:func:`erpose_mm.utils.dist.rank_mean_normalizers`).
     """
 
     def __init__(self, sigmas: Optional[Sequence[float]] = None,
@@ -75,7 +77,7 @@ class SmoothOKSLoss(nn.Module):
         self.eps = eps
 
     def forward(self, pred: Tensor, target: Tensor, target_visible: Tensor,
-                areas: Tensor) -> Tensor:
+                areas: Tensor, normalizer: Optional[Tensor] = None) -> Tensor:
         if pred.shape[-2] != self.sigmas.numel():
             raise ValueError(f'SmoothOKSLoss: predictions have {pred.shape[-2]} keypoints but '
                              f'{self.sigmas.numel()} sigmas are configured')
@@ -88,7 +90,9 @@ class SmoothOKSLoss(nn.Module):
         per_person = 1.0 - (sim * m).sum(-1) / m.sum(-1).clamp(min=1)
         # people without labelled keypoints contribute nothing
         per_person = per_person * (m.sum(-1) > 0).to(pred)
-        if self.reduction == 'mean':
+        if self.reduction == 'mean' and normalizer is not None:
+            loss = per_person.sum() / normalizer
+        elif self.reduction == 'mean':
             loss = per_person.sum() / (m.sum(-1) > 0).sum().clamp(min=1)
         elif self.reduction == 'sum':
             loss = per_person.sum()
