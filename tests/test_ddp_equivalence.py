@@ -1,0 +1,129 @@
+"""A DDP step equals one big batch: 2 gloo processes with B images each give the gradients
+(averaged over the ranks, as DistributedDataParallel does) of one process holding the 2B
+images, also when the people are spread unevenly over the ranks. The head normalises its
+losses by the normalisers' mean over the ranks (erpose_mm/utils/dist.py)."""
+import os
+import os.path as osp
+import socket
+import sys
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'configs', 'erpose', 'erpose-n_synthetic-256.py')
+SIZE = 128
+WORLD_SIZE = 2
+B = 2  # images per rank
+# people per image: rank 0's B images, then rank 1's
+CASES = {'0_vs_12': (0, 0, 5, 7), '1_vs_7': (1, 0, 3, 4), 'bbox_1_vs_7': (1, 0, 3, 4)}
+
+
+def _build_model(case: str):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    import erpose_mm  # noqa: F401
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG).model
+    if case.startswith('bbox'):
+        cfg.head.with_bbox = True
+    torch.manual_seed(0)
+    model = MODELS.build(cfg).train()
+    for m in model.modules():  # batch statistics would differ between B and 2B images
+        if isinstance(m, _BatchNorm):
+            m.eval()
+    return model
+
+
+def _batch(case: str):
+    """The 2B images (all ranks') and their data samples; some people lack keypoints."""
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    g = torch.Generator().manual_seed(len(case))
+    imgs = torch.rand(WORLD_SIZE * B, 3, SIZE, SIZE, generator=g)
+    samples = []
+    for n in CASES[case]:
+        centre = 24 + torch.rand(n, 1, 2, generator=g) * (SIZE - 48)
+        kpts = centre + torch.randn(n, 17, 2, generator=g) * 10
+        vis = (torch.rand(n, 17, generator=g) > 0.3).float()
+        lo = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, 1e9)).amin(1)
+        hi = torch.where(vis[..., None] > 0, kpts, torch.full_like(kpts, -1e9)).amax(1)
+        boxes = torch.cat([lo, hi], -1)
+        ds = PoseDataSample(metainfo=dict(img_path='img.jpg', input_size=(SIZE, SIZE)))
+        ds.gt_instance_labels = InstanceData(keypoints=kpts, keypoints_visible=vis,
+                                             bboxes=boxes,
+                                             areas=(boxes[:, 2:] - boxes[:, :2]).prod(-1))
+        samples.append(ds)
+    return imgs, samples
+
+
+def _grads(model, imgs, samples, step=None):
+    """Parameter gradients (name -> tensor) and losses of one training step."""
+    model.zero_grad()
+    losses = (step or model)(imgs, samples, mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    return ({n: p.grad.detach().clone() for n, p in model.named_parameters()
+             if p.grad is not None}, {k: v.item() for k, v in losses.items()})
+
+
+def _worker(rank: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=WORLD_SIZE)
+    try:
+        for case in CASES:
+            model = _build_model(case)
+            ddp = DistributedDataParallel(model, find_unused_parameters=True)
+            imgs, samples = _batch(case)
+            mine = slice(rank * B, (rank + 1) * B)
+            grads, losses = _grads(model, imgs[mine], samples[mine], step=ddp)
+            if rank == 0:
+                torch.save(dict(grads=grads, losses=losses), osp.join(out_dir, f'{case}.pth'))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def ddp_grads(tmp_path_factory):
+    """rank 0's gradients after DDP's average, per case, from one 2-process gloo run."""
+    import torch.multiprocessing as mp
+
+    out = str(tmp_path_factory.mktemp('ddp'))
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD_SIZE, join=True)
+    return {case: torch.load(osp.join(out, f'{case}.pth')) for case in CASES}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_ddp_step_equals_one_batch_of_all_ranks_images(ddp_grads, case):
+    model = _build_model(case)
+    imgs, samples = _batch(case)
+    ref, losses = _grads(model, imgs, samples)
+    got = ddp_grads[case]['grads']
+    assert got.keys() == ref.keys()
+    assert losses['num_pos'] > 0
+    if case.startswith('bbox'):
+        assert 'loss_bbox' in losses and 'loss_bbox' in ddp_grads[case]['losses']
+    flat_ref = torch.cat([g.flatten() for g in ref.values()])
+    flat_got = torch.cat([got[n].flatten() for n in ref])
+    assert flat_ref.norm() > 0
+    rel = ((flat_got - flat_ref).norm() / flat_ref.norm()).item()
+    assert rel < 1e-5, f'{case}: DDP gradients differ from the full batch by {rel:.2e} (relative)'
+    for n, g in ref.items():  # and parameter by parameter, relative to the whole gradient
+        torch.testing.assert_close(got[n], g, rtol=1e-5, atol=1e-5 * flat_ref.abs().max().item(),
+                                   msg=lambda m: f'{case} {n}: {m}')
