@@ -127,3 +127,39 @@ def test_ddp_step_equals_one_batch_of_all_ranks_images(ddp_grads, case):
     for n, g in ref.items():  # and parameter by parameter, relative to the whole gradient
         torch.testing.assert_close(got[n], g, rtol=1e-5, atol=1e-5 * flat_ref.abs().max().item(),
                                    msg=lambda m: f'{case} {n}: {m}')
+
+
+def test_sync_bn_option_converts_every_batchnorm():
+    """``sync_bn='torch'`` (config or ``--cfg-options sync_bn=torch``): what MMEngine's
+    Runner does to the model before wrapping it in DDP; the configs default to plain BN."""
+    from mmengine.config import Config
+    from mmengine.model import convert_sync_batchnorm, revert_sync_batchnorm
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    assert Config.fromfile(CONFIG).sync_bn is None
+    model = _build_model('plain').eval()
+    num_bn = sum(isinstance(m, _BatchNorm) for m in model.modules())
+    x = torch.rand(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        ref = model(x, None, mode='tensor')
+    synced = convert_sync_batchnorm(model, 'torch')
+    assert num_bn > 0 and sum(isinstance(m, torch.nn.SyncBatchNorm)
+                              for m in synced.modules()) == num_bn
+    with torch.no_grad():  # a single process (not distributed) reverts to BN: same outputs
+        out = revert_sync_batchnorm(synced).eval()(x, None, mode='tensor')
+    for a, b in zip(torch.utils._pytree.tree_leaves(ref), torch.utils._pytree.tree_leaves(out)):
+        torch.testing.assert_close(a, b)
+
+
+def test_sync_bn_on_cpu_ddp_is_refused_in_one_line(tmp_path):
+    """torch's SyncBatchNorm runs on GPUs only: CPU (gloo) DDP training refuses it."""
+    import subprocess
+    env = dict(os.environ, OMP_NUM_THREADS='1', RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()), CUDA_VISIBLE_DEVICES='')
+    res = subprocess.run([sys.executable, 'tools/train.py', CONFIG, '--launcher', 'pytorch',
+                          '--work-dir', str(tmp_path), '--cfg-options', 'sync_bn=torch'],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: sync_bn='torch' needs GPUs (torch's SyncBatchNorm runs on CUDA devices only); "
+        'on CPUs train with per-process BN (no sync_bn)')

@@ -115,6 +115,9 @@ def main():
         # torchrun without GPUs: gloo process group + CPU DDP (see erpose_mm/compat.py)
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
         cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
+        if cfg.get('sync_bn'):
+            sys.exit(f"error: sync_bn={cfg.sync_bn!r} needs GPUs (torch's SyncBatchNorm runs "
+                     'on CUDA devices only); on CPUs train with per-process BN (no sync_bn)')
     if args.resume not in (None, 'auto') and '://' not in args.resume and \
             not is_complete_checkpoint(args.resume):
         sys.exit(f'error: --resume {args.resume}: not a complete checkpoint (missing, empty '

@@ -52,6 +52,10 @@ custom_hooks = [
     dict(type='KeypointCountCheckHook'),
 ]
 
+# BatchNorm statistics per GPU, as the paper (4 GPUs x 32 images); 'torch' (MMEngine's
+# sync_bn) converts BN to SyncBN across GPUs for small per-GPU batches (docs/gpu.md)
+sync_bn = None
+
 # CPU-safe default; tools/train.py switches to gloo/CPU DDP automatically when needed
 env_cfg = dict(cudnn_benchmark=False,
                mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
