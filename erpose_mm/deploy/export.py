@@ -393,6 +393,13 @@ def parse_args(argv=None):
                         "with this threshold in (0, 1] (default: the config's "
                         'test_cfg.dedupe_thr, else none)')
     parser.add_argument('--opset', type=int, default=11)
+    parser.add_argument('--int8', action='store_true',
+                        help='write the INT8 model (ONNX Runtime static quantization of the fp32 '
+                        'export, decode in float32: erpose_mm.deploy.quantize); needs --calib')
+    parser.add_argument('--calib', default=None,
+                        help='--int8 calibration images: a folder or a COCO json')
+    parser.add_argument('--num-calib', type=int, default=64,
+                        help='--int8 calibration images used (default 64)')
     return parser.parse_args(argv)
 
 
@@ -409,19 +416,27 @@ def main(argv=None) -> int:
             sys.exit(f'error: {e}')
     if osp.exists(args.out_file):
         sys.exit(f'error: {args.out_file}: exists; not overwritten')
+    if args.int8 and (args.calib is None or args.fp16):
+        sys.exit('error: --int8 needs --calib IMG_DIR_OR_COCO_JSON and excludes --fp16')
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     for path, what in ((args.config, 'model config'), (ckpt, 'checkpoint')):
         if path is not None and not osp.isfile(path):
             sys.exit(f'error: {path}: {what} not found')
-    try:
-        export_onnx(args.config, ckpt, args.out_file,
-                    input_size=None if size is None else (size[0], size[-1]),
-                    dynamic=args.dynamic, score_thr=args.score_thr,
-                    max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16,
-                    dedupe_thr=args.dedupe_thr)
-    except (ValueError, ImportError) as e:
-        sys.exit(f'error: {args.out_file}: {e}')
-    print(f'wrote {args.out_file} ({"fp16" if args.fp16 else "fp32"})')
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        fp_file = osp.join(tmp, 'fp32.onnx') if args.int8 else args.out_file
+        try:
+            export_onnx(args.config, ckpt, fp_file,
+                        input_size=None if size is None else (size[0], size[-1]),
+                        dynamic=args.dynamic, score_thr=args.score_thr,
+                        max_per_img=args.max_per_img, opset=args.opset, fp16=args.fp16,
+                        dedupe_thr=args.dedupe_thr)
+            if args.int8:
+                from .quantize import quantize_onnx
+                quantize_onnx(fp_file, args.out_file, args.calib, num_calib=args.num_calib)
+        except (ValueError, ImportError) as e:  # QuantizeError is a ValueError
+            sys.exit(f'error: {args.out_file}: {e}')
+    print(f'wrote {args.out_file} ({"int8" if args.int8 else "fp16" if args.fp16 else "fp32"})')
     return 0
 
 
