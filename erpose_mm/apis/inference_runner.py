@@ -517,11 +517,16 @@ def build_onnx_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description='Run an exported ER-Pose ONNX model (numpy + onnxruntime + opencv) on '
                     'an image, folder, video, camera or stream.')
-    p.add_argument('model', help='exported .onnx file (export_onnx / tools/deploy.py)')
+    p.add_argument('model', help='exported .onnx file (export_onnx / tools/deploy.py) or '
+                   'OpenVINO IR .xml (erpose_mm.deploy.openvino_export)')
     add_common_args(p)
     p.add_argument('--input-size', type=int, nargs='+', default=None,
                    help='network input W [H] for dynamic models (default: export size)')
-    p.add_argument('--threads', type=int, default=None, help='ONNX Runtime intra-op threads')
+    p.add_argument('--threads', type=int, default=None,
+                   help='intra-op threads (ONNX Runtime / OpenVINO)')
+    p.add_argument('--backend', choices=('onnxruntime', 'openvino'), default=None,
+                   help='runtime (default: openvino for an OpenVINO IR .xml, else onnxruntime; '
+                   'openvino: pip install -e .[openvino])')
     return p
 
 
@@ -532,7 +537,8 @@ def onnx_main(argv=None) -> int:
         check_common_args(args)
         runner = _io.ERPoseONNX(args.model, score_thr=model_score_thr(args),
                                 input_size=args.input_size, num_threads=args.threads,
-                                device=args.device, dedupe_thr=args.dedupe_thr)
+                                device=args.device, dedupe_thr=args.dedupe_thr,
+                                backend=args.backend)
         source = parse_source(args.input)
         if runner.max_batch is not None and args.batch_size > runner.max_batch:
             print(f'note: {args.model} has a static batch of {runner.max_batch} (export with '

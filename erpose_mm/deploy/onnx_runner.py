@@ -3,6 +3,9 @@
 Needs only numpy, opencv-python and onnxruntime: it imports neither torch nor MMPose, and
 has no package-relative imports, so the class :class:`ERPoseONNX` can be copied next to a
 model or loaded by path. In Python: ``from erpose_mm.deploy import ERPoseONNX``.
+``ERPoseONNX(MODEL.xml)`` (or ``backend='openvino'``) runs an OpenVINO IR
+(:mod:`erpose_mm.deploy.openvino_export`) through :class:`OpenVINOSession` instead, with the
+same outputs and options (openvino is an optional dependency).
 
 Preprocessing replicates the MMPose test pipeline of the ER-Pose configs exactly:
 
@@ -148,12 +151,116 @@ def resolve_providers(device: Optional[str] = None,
 
 DISPLAY_SCORE_THR = 0.3   # the tools' and the runner's default person score threshold
 
+BACKENDS = ('onnxruntime', 'openvino')
+OPENVINO_INSTALL = 'pip install openvino (or pip install -e .[openvino])'
+
+
+def resolve_backend(model_path: str, backend: Optional[str] = None) -> str:
+    """'onnxruntime' or 'openvino': ``backend`` when given, else from the file name (an
+    OpenVINO IR ``.xml`` -> 'openvino', anything else -> 'onnxruntime')."""
+    if backend is None:
+        return 'openvino' if str(model_path).lower().endswith('.xml') else 'onnxruntime'
+    backend = {'ort': 'onnxruntime', 'ov': 'openvino'}.get(str(backend).lower(),
+                                                            str(backend).lower())
+    if backend not in BACKENDS:
+        raise ValueError(f'backend {backend!r}: expected one of {", ".join(BACKENDS)}')
+    if backend == 'onnxruntime' and str(model_path).lower().endswith('.xml'):
+        raise InputError(f'{model_path}: an OpenVINO IR runs with the openvino backend')
+    return backend
+
+
+class _OVNode:
+    """``name`` / ``shape`` of an OpenVINO model port, as ONNX Runtime's NodeArg has them
+    (a dynamic dimension is a string)."""
+
+    def __init__(self, port) -> None:
+        self.name = port.get_any_name()
+        self.shape = [d.get_length() if d.is_static else f'dim{i}'
+                      for i, d in enumerate(port.get_partial_shape())]
+
+
+class OpenVINOSession:
+    """OpenVINO (CPU plugin) behind the part of ``onnxruntime.InferenceSession`` that
+    :class:`ERPoseONNX` uses: ``run``, ``get_inputs``, ``get_outputs``, ``get_modelmeta``.
+
+    Reads an IR ``.xml`` (:func:`erpose_mm.deploy.openvino_export.export_openvino`: the
+    ``erpose`` metadata is its ``rt_info``) or an ``.onnx`` file (its ``metadata_props``).
+    Inference precision is float32 (``INFERENCE_PRECISION_HINT f32``; the CPU plugin would
+    otherwise pick bfloat16 on AMX CPUs, which rounds a 256-640 px coordinate of the
+    in-graph decode to 1-4 px); the FakeQuantize layers of an INT8 QDQ model still run in
+    INT8.
+
+    Raises:
+        InputError: OpenVINO is not installed (the line says how to install it), or the
+            model cannot be read. DeviceError: a device other than the CPU.
+    """
+
+    def __init__(self, model_path: str, num_threads: Optional[int] = None,
+                 device: Optional[str] = None, providers: Optional[Sequence] = None) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise InputError(f'{model_path}: the OpenVINO backend needs the openvino package: '
+                             f'{OPENVINO_INSTALL}') from None
+        if providers is not None:
+            raise DeviceError('providers are ONNX Runtime execution providers; the openvino '
+                              'backend runs on the CPU')
+        if (device or 'cpu').lower() != 'cpu':
+            raise DeviceError(f'--device {device}: the openvino backend runs on the CPU only')
+        core = ov.Core()
+        try:
+            model = core.read_model(model_path)
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f'{model_path}: cannot load OpenVINO model ({msg})') from None
+        self.metadata = {}
+        if model.has_rt_info(['erpose']):
+            self.metadata['erpose'] = model.get_rt_info(['erpose']).astype(str)
+        elif not str(model_path).lower().endswith('.xml'):
+            import onnx
+            self.metadata = {p.key: p.value for p in
+                             onnx.load(model_path, load_external_data=False).metadata_props}
+        config = {'INFERENCE_PRECISION_HINT': 'f32', 'PERFORMANCE_HINT': 'LATENCY'}
+        if num_threads:
+            config['INFERENCE_NUM_THREADS'] = int(num_threads)
+        self.compiled = core.compile_model(model, 'CPU', config)
+        self.request = self.compiled.create_infer_request()
+        self._inputs = [_OVNode(p) for p in self.compiled.inputs]
+        self._outputs = [_OVNode(p) for p in self.compiled.outputs]
+
+    def get_inputs(self) -> List[_OVNode]:
+        """The model's inputs (``name``, ``shape``)."""
+        return self._inputs
+
+    def get_outputs(self) -> List[_OVNode]:
+        """The model's outputs (``name``, ``shape``)."""
+        return self._outputs
+
+    def get_providers(self) -> List[str]:
+        """['OpenVINO CPU'] (for messages)."""
+        return ['OpenVINO CPU']
+
+    def get_modelmeta(self):
+        """An object with ``custom_metadata_map`` (the ``erpose`` metadata)."""
+        class _Meta:
+            custom_metadata_map = self.metadata
+        return _Meta()
+
+    def run(self, output_names: Optional[Sequence[str]], feed: Dict[str, np.ndarray]
+            ) -> List[np.ndarray]:
+        """Outputs (copies: the request reuses its buffers) for ``feed``, in the order of
+        ``output_names`` (None: all, in model order)."""
+        res = self.request.infer(feed)
+        by_name = {k.get_any_name(): v for k, v in res.items()}
+        names = output_names or [o.name for o in self._outputs]
+        return [np.array(by_name[n], copy=True) for n in names]
+
 
 class ERPoseONNX:
     """Run an exported ER-Pose model on BGR images.
 
     Args:
-        model_path: the ``.onnx`` file.
+        model_path: the ``.onnx`` file, or an OpenVINO IR ``.xml``.
         score_thr: keep people with score > score_thr (default 0.3, the display threshold
             shared with ``tools/infer.py``). The export's own threshold (metadata
             ``score_thr``, 0.01 by default) is a floor: rows below it are not in the output.
@@ -166,9 +273,13 @@ class ERPoseONNX:
         dedupe_thr: None (default): the rows as exported. An OKS threshold in (0, 1]: drop
             duplicates with :func:`dedupe_rows` (the OKS sigmas come from the metadata,
             COCO's for 17 keypoints without it).
+        backend: 'onnxruntime' or 'openvino' (:class:`OpenVINOSession`, CPU, an optional
+            dependency). None (default): 'openvino' for an OpenVINO IR ``.xml``, else
+            'onnxruntime'. Outputs and options are the same with both.
 
     Raises:
-        InputError: missing / unloadable model file.
+        InputError: missing / unloadable model file; the openvino backend without the
+            openvino package.
         DeviceError: a requested provider is missing, or CUDA was asked for and could not
             be loaded (ONNX Runtime would otherwise fall back to the CPU silently).
     """
@@ -177,27 +288,16 @@ class ERPoseONNX:
                  input_size: Union[None, int, Sequence[int]] = None,
                  providers: Optional[Sequence] = None,
                  num_threads: Optional[int] = None, device: Optional[str] = None,
-                 dedupe_thr: Optional[float] = None) -> None:
-        import onnxruntime as ort
+                 dedupe_thr: Optional[float] = None, backend: Optional[str] = None) -> None:
         if dedupe_thr is not None and not 0.0 < float(dedupe_thr) <= 1.0:
             raise ValueError(f'dedupe_thr must be in (0, 1] (an OKS threshold), got {dedupe_thr}')
         if not osp.isfile(model_path):
             raise InputError(f'{model_path}: model file not found')
-        providers = resolve_providers(device, providers)
-        opts = ort.SessionOptions()
-        if num_threads:
-            opts.intra_op_num_threads = int(num_threads)
-        try:
-            self.session = ort.InferenceSession(model_path, sess_options=opts,
-                                                providers=providers)
-        except Exception as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(f'{model_path}: cannot load ONNX model ({msg})') from None
-        wanted = {p[0] if isinstance(p, (tuple, list)) else p for p in providers}
-        lost = sorted(wanted - set(self.session.get_providers()))
-        if lost:
-            raise DeviceError(f'{model_path}: ONNX Runtime could not start {", ".join(lost)} '
-                              '(CUDA / cuDNN libraries missing or no GPU?)')
+        self.backend = resolve_backend(model_path, backend)
+        if self.backend == 'openvino':
+            self.session = OpenVINOSession(model_path, num_threads, device, providers)
+        else:
+            self.session = self._ort_session(model_path, providers, num_threads, device)
         custom = self.session.get_modelmeta().custom_metadata_map
         self.meta = dict(DEFAULT_META)
         self.has_metadata = 'erpose' in custom
@@ -242,6 +342,27 @@ class ERPoseONNX:
                                  f'{num_kpts} keypoints, which its metadata lacks (re-export '
                                  'with export_onnx / tools/deploy.py)')
             self.sigmas = np.asarray(sigmas, np.float32)
+
+    @staticmethod
+    def _ort_session(model_path: str, providers: Optional[Sequence], num_threads: Optional[int],
+                     device: Optional[str]):
+        """The ONNX Runtime session of ``model_path`` on ``device`` / ``providers``."""
+        import onnxruntime as ort
+        providers = resolve_providers(device, providers)
+        opts = ort.SessionOptions()
+        if num_threads:
+            opts.intra_op_num_threads = int(num_threads)
+        try:
+            session = ort.InferenceSession(model_path, sess_options=opts, providers=providers)
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f'{model_path}: cannot load ONNX model ({msg})') from None
+        wanted = {p[0] if isinstance(p, (tuple, list)) else p for p in providers}
+        lost = sorted(wanted - set(session.get_providers()))
+        if lost:
+            raise DeviceError(f'{model_path}: ONNX Runtime could not start {", ".join(lost)} '
+                              '(CUDA / cuDNN libraries missing or no GPU?)')
+        return session
 
     @staticmethod
     def _as_size(s) -> Tuple[int, int]:
