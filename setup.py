@@ -26,5 +26,8 @@ setup(
         'ort-cpu': requirements('ort-cpu.txt'),
         'ort-gpu-cu13': requirements('ort-gpu-cu13.txt'),
         'ort-gpu-cu12': requirements('ort-gpu-cu12.txt'),
+        # OpenVINO IR export and runner backend (erpose_mm/deploy/openvino_export.py,
+        # ERPoseONNX(..., backend='openvino')): pip install -e .[openvino]
+        'openvino': ['openvino>=2024.0'],
     },
 )
