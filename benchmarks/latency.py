@@ -32,12 +32,19 @@ Outputs: a markdown table on stdout and in ``docs/latency_cpu.md``, raw numbers 
     .venv/bin/python benchmarks/latency.py --quick    # smoke run (few iterations)
     .venv/bin/python benchmarks/latency.py --profile  # + ORT op profile of ER-Pose-n / YOLOv8n
 
+Runtimes (``--runtimes``, default all): ``ort`` (fp32 ONNX Runtime), ``ort-int8`` (the same
+ONNX file quantized to INT8 QDQ by ``erpose_mm/deploy/quantize.py``, calibrated on the
+images of ``--calib``; for YOLOv8 the DFL convolution stays float as ER-Pose's decode
+does), ``ov`` / ``ov-int8`` (OpenVINO IRs of those two files, CPU plugin, same thread
+counts; skipped where openvino is not installed, e.g. in a peers venv without it).
+
 All models have random weights (no checkpoints can be downloaded here): model time does
 not depend on the weights, but the number of candidates an NMS sees does -- see the sweep.
 
 This file is the command line and the measurement loop; the pieces are in
 ``benchmarks/speed/``: ``latency_core.py`` (ORT session options, timed cases, ORT profile,
-GFLOPs), ``latency_peers.py`` (the Ultralytics worker), ``latency_mm.py`` (ER-Pose / RTMO
+GFLOPs, the OpenVINO session and the INT8 / OpenVINO files of each ONNX model),
+``latency_peers.py`` (the Ultralytics worker), ``latency_mm.py`` (ER-Pose / RTMO
 export and cases, ER-Pose decode sweep), ``latency_report.py`` (rows, markdown, plots).
 """
 import argparse
@@ -53,8 +60,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from benchmarks.common.machine import cpu_info, loadavg, log  # noqa: E402
 from benchmarks.common.peers import DEFAULT_PEERS_PYTHON  # noqa: E402
 from benchmarks.common.rpc import WorkerProxy  # noqa: E402
-from benchmarks.speed.latency_core import (SWEEP_COUNTS, Case, RemoteCase,  # noqa: E402
-                                           onnx_gflops, ort_profile)
+from benchmarks.speed.latency_core import (ONNX_RUNTIMES, SWEEP_COUNTS, Case,  # noqa: E402
+                                           RemoteCase, onnx_gflops, ort_profile,
+                                           quantized_variants)
 from benchmarks.speed.latency_mm import (build_mm_model, erpose_cfg,  # noqa: E402
                                          erpose_decode_sweep, erpose_ort_case, export_erpose,
                                          export_rtmo, mm_eager_case, mm_env, rtmo_cfg,
@@ -77,6 +85,13 @@ def parse_args(argv=None):
     p.add_argument('--threads', default='1,2', help='thread counts, comma separated')
     p.add_argument('--models', default='erpose-n,erpose-s,yolov8n-pose,yolo26n-pose,rtmo-s')
     p.add_argument('--no-eager', action='store_true', help='skip PyTorch eager cases')
+    p.add_argument('--runtimes', default=','.join(ONNX_RUNTIMES),
+                   help='ONNX runtimes, comma separated: ort (fp32), ort-int8 (ONNX Runtime '
+                   'static INT8, erpose_mm/deploy/quantize.py), ov / ov-int8 (OpenVINO IRs '
+                   'of the fp32 / INT8 files; rows skipped without openvino)')
+    p.add_argument('--calib', default=None,
+                   help='INT8 calibration image folder (default: the folder of --image)')
+    p.add_argument('--num-calib', type=int, default=64)
     p.add_argument('--no-sweep', action='store_true', help='skip the decode/NMS sweep')
     p.add_argument('--profile', action='store_true',
                    help='ORT per-op / per-part profile of every model (1 thread)')
@@ -97,6 +112,11 @@ def parse_args(argv=None):
     a.warmup = a.warmup if a.warmup is not None else (1 if q else 5)
     a.rounds = a.rounds or max(1, a.iters // 4)
     a.sweep_iters = 5 if q else 30
+    a.runtimes = [r for r in a.runtimes.split(',') if r]
+    bad = [r for r in a.runtimes if r not in ONNX_RUNTIMES]
+    if bad:
+        p.error(f'--runtimes {",".join(bad)}: expected some of {",".join(ONNX_RUNTIMES)}')
+    a.calib = a.calib or osp.dirname(osp.abspath(a.image))
     return a
 
 
@@ -139,7 +159,9 @@ def main(argv=None):
                                 osp.join(args.work_dir, 'peers_worker.log'))
             descr = proxy.call('setup', threads=threads, image=args.image,
                                work_dir=osp.join(args.work_dir, 'peers'), eager=not args.no_eager,
-                               models=peer_models, conf=args.score_thr)
+                               models=peer_models, conf=args.score_thr,
+                               runtimes=args.runtimes, calib=args.calib,
+                               num_calib=args.num_calib)
             cases += [RemoteCase(proxy, d) for d in descr]
             for m in peer_models:
                 onnx_files[m] = osp.join(args.work_dir, 'peers', f'{m}.onnx')
@@ -164,8 +186,13 @@ def main(argv=None):
             n_deploy = sum(p.numel() for p in model.parameters())
             info = dict(params=n_params, params_deploy=n_deploy, score_thr=args.score_thr,
                         in_graph='top-k decode (SAH)', post='runner: threshold + rescale')
+            variants = quantized_variants(path, args.runtimes, args.calib, args.num_calib)
             for t in threads:
-                cases.append(erpose_ort_case(m, path, t, img0, args.score_thr, info))
+                if 'ort' in args.runtimes:
+                    cases.append(erpose_ort_case(m, path, t, img0, args.score_thr, info))
+                for rt, f in variants.items():
+                    cases.append(erpose_ort_case(m, path, t, img0, args.score_thr, info,
+                                                 runtime=rt, model_file=f))
                 if not args.no_eager:
                     cases.append(mm_eager_case(m, model, cfg, t, img0, 'one2one', info))
         elif m == 'rtmo-s':

@@ -44,6 +44,10 @@ VPY="$VENV/bin/python"
 "$VPY" -m pip freeze | grep -E '^(torch|torchvision)==' > "$VENV/torch-constraints.txt"
 "$VPY" -m pip install -c "$VENV/torch-constraints.txt" \
   "$ULTRA" onnx onnxslim onnxruntime==1.32.0 psutil matplotlib opencv-python-headless
+# OpenVINO for the YOLO OpenVINO rows of benchmarks/latency.py (~180 MB); PEERS_OPENVINO=0 skips it
+if [[ "${PEERS_OPENVINO:-1}" == 1 ]]; then
+  "$VPY" -m pip install -c "$VENV/torch-constraints.txt" openvino
+fi
 
 # offline config dir with local fonts
 CFG="$VENV/yolo_config"

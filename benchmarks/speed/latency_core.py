@@ -2,16 +2,20 @@
 (model, runtime, threads) case, and the load-independent ORT profile / GFLOPs counts.
 
 Imported by both sides of ``benchmarks/latency.py``: the project venv and the peers venv
-(no project imports here)."""
+(no project imports here; the INT8 / OpenVINO files are made by the project's torch-free
+``erpose_mm/deploy/quantize.py`` and ``openvino_export.py``, loaded by path)."""
 import contextlib
 import json
+import os.path as osp
 import time
 from typing import Callable, List, Optional
 
 import numpy as np
 
-from benchmarks.common.machine import timed_steps
+from benchmarks.common.machine import log, timed_steps
 from benchmarks.common.rpc import WorkerProxy
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 INPUT = 640
 SWEEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300)
@@ -30,6 +34,54 @@ def make_ort_session(path: str, threads: int, profile_prefix: Optional[str] = No
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
     return ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
+
+
+#: runtimes of the ONNX cases: ONNX Runtime fp32 / INT8 (QDQ, erpose_mm/deploy/quantize.py)
+#: and OpenVINO fp32 / INT8 (IR of the same files, CPU plugin)
+ONNX_RUNTIMES = ('ort', 'ort-int8', 'ov', 'ov-int8')
+
+
+class OVSession:
+    """OpenVINO CPU behind the two calls the cases make of an ORT session: ``run(None,
+    feed)`` and ``get_inputs()`` / ``get_outputs()`` (``.name``). ``threads`` inference
+    threads, one stream, latency hint, float32 precision for what is not quantized (the
+    CPU plugin picks bfloat16 on AMX CPUs otherwise)."""
+
+    def __init__(self, path: str, threads: int):
+        import openvino as ov
+        core = ov.Core()
+        self.compiled = core.compile_model(core.read_model(path), 'CPU', {
+            'INFERENCE_NUM_THREADS': int(threads), 'NUM_STREAMS': 1,
+            'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'})
+        self.request = self.compiled.create_infer_request()
+
+        class _Port:
+            def __init__(self, port):
+                self.name = port.get_any_name()
+
+        self._inputs = [_Port(p) for p in self.compiled.inputs]
+        self._outputs = [_Port(p) for p in self.compiled.outputs]
+
+    def get_inputs(self):
+        """Input ports (``.name``)."""
+        return self._inputs
+
+    def get_outputs(self):
+        """Output ports (``.name``)."""
+        return self._outputs
+
+    def run(self, names, feed):
+        """All outputs in model order (the request's buffers: read them before the next run)."""
+        res = self.request.infer(feed)
+        return [res[p] for p in self.compiled.outputs]
+
+
+def make_session(path: str, threads: int, runtime: str = 'ort'):
+    """An ORT session (``ort``, ``ort-int8``) or an :class:`OVSession` (``ov``, ``ov-int8``)
+    of ``path`` with ``threads`` threads."""
+    if runtime.startswith('ov'):
+        return OVSession(path, threads)
+    return make_ort_session(path, threads)
 
 
 def set_threads(n: int) -> None:
@@ -99,6 +151,52 @@ class RemoteCase(Case):
     def run(self, n: int) -> List[dict]:
         """``n`` timed iterations at this case's thread count, each with the load average."""
         return self.proxy.call('run', key=self.key, n=n)
+
+
+def quantized_variants(path: str, runtimes, calib: str, num_calib: int = 64,
+                       keep_float=()) -> dict:
+    """``{runtime: model file}`` for the ONNX runtimes in ``runtimes`` besides 'ort': the
+    INT8 QDQ file (``erpose_mm/deploy/quantize.py``, calibrated on the images of the
+    folder ``calib``) for 'ort-int8', OpenVINO IRs of the fp32 / INT8 files for 'ov' /
+    'ov-int8' (skipped with a log line when openvino is not installed). Loaded by path:
+    the same code serves the peers venv (``latency_peers.py``), which has no project
+    install."""
+    import importlib.util
+    import sys
+    out = {}
+    root = osp.join(ROOT, 'erpose_mm', 'deploy')
+
+    def load(file):
+        name = f'erpose_{file[:-3]}_standalone'
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, osp.join(root, file))
+            sys.modules[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(sys.modules[name])
+        return sys.modules[name]
+
+    stem = osp.splitext(path)[0]
+    int8 = None
+    if any(r.endswith('int8') for r in runtimes):
+        int8 = stem + '_int8.onnx'
+        load('quantize.py').quantize_onnx(path, int8, calib, num_calib=num_calib,
+                                          keep_float=keep_float)
+        if 'ort-int8' in runtimes:
+            out['ort-int8'] = int8
+    if any(r.startswith('ov') for r in runtimes):
+        if importlib.util.find_spec('openvino') is None:
+            log('[latency] openvino not installed: no OpenVINO rows (pip install openvino)')
+            return out
+        ox = load('openvino_export.py')
+        for rt, src, sub in (('ov', path, '_ov'), ('ov-int8', int8, '_ov_int8')):
+            if rt not in runtimes or src is None:
+                continue
+            try:
+                out[rt] = ox.export_openvino(src, stem + sub + osp.sep + 'model.xml')
+            except Exception as e:  # e.g. OpenVINO refuses YOLO26's GatherElements shapes
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                log(f'[latency] no {rt} row for {osp.basename(src)}: OpenVINO cannot convert '
+                    f'it ({msg[:200]})')
+    return out
 
 
 # ----------------------------------------------------------------------------- ORT profiling

@@ -9,8 +9,8 @@ import numpy as np
 
 from benchmarks.common.machine import log
 from benchmarks.common.stats import med
-from benchmarks.speed.latency_core import (INPUT, Case, make_ort_session, ort_stage_step,
-                                           set_threads)
+from benchmarks.speed.latency_core import (INPUT, Case, make_ort_session, make_session,
+                                           ort_stage_step, set_threads)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -163,12 +163,14 @@ def rtmo_ort_case(path: str, threads: int, img0: np.ndarray, score_thr: float, i
 
 
 def erpose_ort_case(name: str, path: str, threads: int, img0: np.ndarray, score_thr: float,
-                    info: dict) -> Case:
+                    info: dict, runtime: str = 'ort', model_file: Optional[str] = None) -> Case:
     """ER-Pose ONNX with the project's runner (``erpose_mm/deploy/onnx_runner.py``,
-    numpy + cv2) for pre / post. The session itself is created with the same options as
-    every other model's (``make_ort_session``)."""
+    numpy + cv2) for pre / post (its metadata from the fp32 ``path``). The session itself
+    is created with the same options as every other model's (``make_session`` of
+    ``runtime``: ORT or OpenVINO) on ``model_file`` (default ``path``: an INT8 ``.onnx`` or
+    an OpenVINO ``.xml`` otherwise)."""
     runner = _erpose_runner_module().ERPoseONNX(path, score_thr=score_thr, num_threads=threads)
-    sess = make_ort_session(path, threads)
+    sess = make_session(model_file or path, threads, runtime)
     feed = sess.get_inputs()[0].name
     names = [o.name for o in sess.get_outputs()]
     i_dets, i_kpts = names.index('dets'), names.index('keypoints')
@@ -181,7 +183,7 @@ def erpose_ort_case(name: str, path: str, threads: int, img0: np.ndarray, score_
         people = runner.postprocess(dets, outs[i_kpts][0], meta)
         return int((dets[:, 4] > 0).sum()), len(people)
 
-    return Case(name, 'ort', threads, ort_stage_step(pre, sess, feed, post), info)
+    return Case(name, runtime, threads, ort_stage_step(pre, sess, feed, post), info)
 
 
 def _erpose_runner_module():

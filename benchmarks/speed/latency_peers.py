@@ -4,14 +4,15 @@ sweep. No project (``erpose_mm``) imports: this runs in ``.bench_venv``."""
 import os
 import os.path as osp
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from benchmarks.common.rpc import serve
 from benchmarks.common.stats import med
-from benchmarks.speed.latency_core import (INPUT, Case, make_ort_session, ort_profile,
-                                           ort_stage_step, set_threads, stage_step)
+from benchmarks.speed.latency_core import (INPUT, Case, make_ort_session, make_session,
+                                           ort_profile, ort_stage_step, quantized_variants,
+                                           set_threads, stage_step)
 
 
 def _peer_yaml(name: str, tmp: str) -> str:
@@ -50,9 +51,13 @@ class PeersWorker:
 
     # ---- setup
     def setup(self, threads: List[int], image: str, work_dir: str, eager: bool,
-              models: List[str], conf: float = 0.25, iou: float = 0.7) -> List[dict]:
-        """Build and export every model in ``models``; make its ORT (and eager) cases for
-        each thread count. Returns the cases' descriptions for the main process."""
+              models: List[str], conf: float = 0.25, iou: float = 0.7,
+              runtimes: Sequence[str] = ('ort', ), calib: Optional[str] = None,
+              num_calib: int = 64) -> List[dict]:
+        """Build and export every model in ``models``; make its ONNX cases (``runtimes``:
+        ORT fp32 / INT8, OpenVINO fp32 / INT8 of the raw-head export, the DFL convolution
+        left float; INT8 calibrated on the images of ``calib``) and eager cases for each
+        thread count. Returns the cases' descriptions for the main process."""
         import cv2
         import torch
         from ultralytics.data.augment import LetterBox
@@ -120,6 +125,8 @@ class PeersWorker:
                 dst = osp.join(work_dir, f'{name}{suffix}.onnx')
                 os.replace(f, dst)
                 exports[suffix] = dst
+            variants = quantized_variants(exports[''], runtimes, calib or osp.dirname(image),
+                                          num_calib, keep_float=('/dfl/', ))
             set_threads(max(threads))
             deploy = build_peer(name, work_dir).model
             if end2end:
@@ -132,7 +139,13 @@ class PeersWorker:
                         post='ultralytics non_max_suppression(end2end) + scale' if end2end else
                         'ultralytics non_max_suppression (torchvision NMS) + scale')
             for t in threads:
+                for rt, path in variants.items():
+                    c = Case(name, rt, t, ort_stage_step(pre_np, make_session(path, t, rt),
+                                                         'images', make_post(end2end)), info)
+                    self.cases[c.key] = c
                 for suffix, path in exports.items():
+                    if 'ort' not in runtimes:
+                        break
                     sess = make_ort_session(path, t)
                     post = ingraph_nms_post if suffix else make_post(end2end)
                     inf = dict(info)
