@@ -3,6 +3,7 @@
     python tools/onnx_infer.py MODEL.onnx INPUT [--out-dir DIR] [--overwrite]
         [--score-thr 0.3] [--dedupe-thr THR] [--kpt-thr 0.3] [--batch-size N] [--track]
         [--show] [--device cpu|cuda] [--input-size W [H]] [--threads N] [--no-vis] [--no-bbox]
+        [--backend onnxruntime|openvino]
 
 INPUT: an image, a folder of images, a video file, ``webcam`` / ``webcam:N`` / a camera
 index N, or a stream URL OpenCV opens (``rtsp://...``). Writes DIR/predictions/NAME.json
@@ -12,6 +13,10 @@ earlier run unless ``--overwrite``. Exit status 2 on bad input, with the file na
 ``--dedupe-thr THR`` drops duplicates with the runner's numpy OKS dedupe (one parallel
 pass over the exported rows, ``onnx_runner.dedupe_rows``): it works on any export, with
 or without a dedupe baked into the graph.
+
+MODEL may be an OpenVINO IR ``.xml`` (``python -m erpose_mm.deploy.openvino_export``): it
+runs with OpenVINO (``--backend openvino``, the default for ``.xml``; an ONNX file runs with
+it too), the same outputs and options; openvino is optional (``pip install -e .[openvino]``).
 
 Needs only numpy, opencv-python, onnxruntime, scipy and tqdm: the runner, the loop and the
 tracker (erpose_mm/deploy/onnx_runner.py, erpose_mm/apis/inference_runner.py,
