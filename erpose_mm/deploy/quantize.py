@@ -19,7 +19,9 @@ Steps (:func:`quantize_onnx`):
    :class:`ERPoseONNX` and ``tools/onnx_infer.py`` run the INT8 file like the fp32 one.
 
 The file is torch-free (numpy, onnx, onnxruntime, cv2): ``tools/quantize_onnx.py`` loads it
-by path, with its siblings ``onnx_runner.py`` and ``fp16.py``.
+by path, with its sibling ``onnx_runner.py``. (ONNX Runtime's own ``onnxruntime.tools``
+package, which ``quant_pre_process`` uses, imports torch when torch is installed; without
+torch everything here works the same.)
 """
 import json
 import os
