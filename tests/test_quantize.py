@@ -171,6 +171,26 @@ def test_decode_stays_float(int8_onnx):
     assert all(producer[n.input[1]].op_type == 'DequantizeLinear' for n in convs)
 
 
+def test_export_int8_cli(work, demo_images):
+    """``python -m erpose_mm.deploy.export ... --int8 --calib DIR`` writes an INT8 model the
+    runner loads; ``--int8`` without ``--calib`` is one line."""
+    ckpt = str(work / 'n.pth')  # written by the fp32_onnx fixture's make_random_checkpoint
+    if not osp.isfile(ckpt):
+        make_random_checkpoint(CFG_N, ckpt, seed=0)
+    out = str(work / 'cli_int8.onnx')
+    cmd = [sys.executable, '-m', 'erpose_mm.deploy.export', CFG_N, ckpt, out, '--input-size',
+           str(SIZE)]
+    p = subprocess.run(cmd + ['--int8'], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert p.returncode != 0 and p.stderr.strip().splitlines()[-1].startswith('error: --int8')
+    assert not osp.exists(out)
+    p = subprocess.run(cmd + ['--int8', '--calib', demo_images.dir, '--num-calib', '4'],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = onnx.load(out)
+    assert sum(n.op_type == 'QuantizeLinear' for n in m.graph.node) > 50
+    assert runner_mod.ERPoseONNX(out).meta['quantization']['calib_images'] <= 4
+
+
 def _tool_error(args) -> str:
     p = subprocess.run([sys.executable, osp.join(REPO, 'tools/quantize_onnx.py')] + args,
                        capture_output=True, text=True, timeout=300)
@@ -251,6 +271,11 @@ def test_openvino_int8_ir(work, fp32_onnx, int8_onnx, fixed_input):
     da, ka = runner_mod.ERPoseONNX(fp32_onnx, score_thr=0.0).forward(fixed_input)
     db, kb = b.forward(fixed_input)
     assert_best_people_match(da, ka, db, kb)
+    # the CPU plugin runs every convolution in 8 bits
+    ops = b.session.compiled.get_runtime_model().get_ops()
+    conv_prec = {op.get_rt_info()['runtimePrecision'].astype(str) for op in ops
+                 if op.get_rt_info()['layerType'].astype(str) == 'Convolution'}
+    assert conv_prec and conv_prec <= {'u8', 'i8'}, conv_prec
 
 
 @needs_openvino
