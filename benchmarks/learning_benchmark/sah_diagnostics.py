@@ -79,8 +79,8 @@ def _dense(model, data):
     import torch
     with torch.no_grad():
         d = model.data_preprocessor(data, False)
-        feats = [f.float() for f in model.extract_feat(d['inputs'])]
         head = model.head
+        feats = head._select([f.float() for f in model.extract_feat(d['inputs'])])
         o2o = head.dense_outputs(feats, 'one2one')
         o2m = head.dense_outputs(feats, 'one2many')
         gt = head.batch_targets(d['data_samples'], 'cpu')
@@ -189,10 +189,6 @@ def train_probe(model, cfg, pipe, positives: str, steps: int, seed: int = 0):
         feats, o2o, o2m, gt = _dense(model, data)
         with torch.no_grad():
             o2m_res = head.assign(o2m, gt, head.assigner_one2many)
-            if positives == 'mah':
-                res = head.assign(o2m, gt, head.assigner_one2one)
-            else:
-                res = head.assign(o2o, gt, head.assigner_one2one)
             saved = head.one2one_assign
             head.one2one_assign = 'one2many' if positives == 'mah' else 'own'
             res = head.assign_one2one(o2o, gt, o2m, o2m_res)
@@ -231,7 +227,11 @@ def probe_predictions(cfg, ckpt: str, conf, out_prefix: str) -> str:
     from mmengine.runner import Runner
 
     class Swap(Hook):
-        def before_test(self, runner):
+        # after EMAHook's before_test_epoch, which copies the averaged weights into every
+        # parameter of the model (it would overwrite the probe's too)
+        priority = 'LOWEST'
+
+        def before_test_epoch(self, runner):
             runner.model.head.one2one.conf = conf
 
     tcfg = copy.deepcopy(cfg)
@@ -265,7 +265,8 @@ def main(argv: List[str] = None) -> None:
     p.add_argument('row_dirs', nargs='+')
     p.add_argument('--epochs', default='4,6,8')
     p.add_argument('--probe-steps', type=int, default=1500)
-    p.add_argument('--no-probe', action='store_true')
+    p.add_argument('--parts', default='cells,stability,probe',
+                   help='comma-separated: cells, stability, probe')
     p.add_argument('--json', help='write all results here')
     args = p.parse_args(argv)
     import torch
@@ -281,12 +282,14 @@ def main(argv: List[str] = None) -> None:
         ck = {e: c for e, c in ck.items() if osp.isfile(c)}
         last = max(ck)
         model = _model(cfg, ck[last])
-        r = dict(cells=cell_stats(model, cfg, pipe))
-        S = spec['budget']['input']
-        level_cells = (S // model.head.featmap_strides[0]) ** 2
-        per_epoch = {e: assignments(_model(cfg, c), cfg, pipe) for e, c in ck.items()}
-        r['stability'] = stability(per_epoch, level_cells)
-        if not args.no_probe:
+        parts = set(args.parts.split(','))
+        r = dict(cells=cell_stats(model, cfg, pipe)) if 'cells' in parts else {}
+        if 'stability' in parts:
+            S = spec['budget']['input']
+            level_cells = (S // model.head.featmap_strides[0]) ** 2
+            per_epoch = {e: assignments(_model(cfg, c), cfg, pipe) for e, c in ck.items()}
+            r['stability'] = stability(per_epoch, level_cells)
+        if 'probe' in parts:
             r['probe'] = {}
             for positives in ('own', 'mah'):
                 conf = train_probe(model, cfg, pipe, positives, args.probe_steps)
