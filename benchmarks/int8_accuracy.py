@@ -11,7 +11,7 @@ CrowdPose metric). Accuracy only: no timing (see ``benchmarks/latency.py``).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/int8_accuracy.py \\
         [--row work_dirs/lb_sah/rows/erpose-n_seed0] [--epoch 8] [--num-calib 64 200] \\
-        [--keep-float /backbone/stem/ ...] [--out docs/int8_accuracy.json]
+        [--keep-float /backbone/stem/ ...] [--out benchmarks/results/int8_accuracy.json]
 
 ``--keep-float PATTERN ...`` adds one INT8 variant per pattern with the nodes whose names
 contain it left in float32 (a layer-sensitivity probe, when the INT8 loss is too large).
