@@ -162,11 +162,17 @@ class KeypointDrivenAssigner:
         if self.injective:
             person_cell, widened = self._match_one_to_one(score, candidates, labelled)
             num_widened = widened.sum()
-            pos_b, pos_g = person_cell.ge(0).nonzero(as_tuple=True)
-            cells = person_cell[pos_b, pos_g]
-            gt_inds[pos_b, cells] = pos_g
-            align[pos_b, cells] = score[pos_b, pos_g, cells]
-            quality[pos_b, cells] = q[pos_b, pos_g, cells]
+            # each matched person's values scattered to its cell (cells are distinct within
+            # an image); unmatched people write to a spare column N that is dropped: no
+            # nonzero, so no host sync
+            dest = person_cell.remainder(N + 1)                          # -1 -> N
+            cell = person_cell.clamp(min=0).unsqueeze(-1)                # (B, G, 1)
+            g_all = torch.arange(G, device=device).expand(B, G)
+            gt_inds = torch.cat([gt_inds, gt_inds[:, :1]], 1).scatter_(1, dest, g_all)[:, :N]
+            align = torch.cat([align, align[:, :1]], 1).scatter_(
+                1, dest, score.gather(2, cell).squeeze(-1))[:, :N]
+            quality = torch.cat([quality, quality[:, :1]], 1).scatter_(
+                1, dest, q.gather(2, cell).squeeze(-1))[:, :N]
         else:
             masked = torch.where(candidates, score, score.new_full((), -1.0))
             k = min(self.topk, N)
@@ -210,21 +216,26 @@ class KeypointDrivenAssigner:
         cell_free = torch.ones(B, N, dtype=torch.bool, device=score.device)
         g_index = torch.arange(G, device=score.device).view(1, G)
         neg = key.new_full((), _NEG)
-        for _ in range(G):  # at least one pair per round: at most G rounds
+        # A free labelled person has a live pair as long as its image has a free cell (every
+        # key of a labelled person is > _NEG / 2), and then the round matches at least one
+        # pair: at most G rounds, and the loop stops after the round that leaves no free
+        # person beside a free cell (one host sync per round). A round without a mutual
+        # pair (no labelled person at all) changes nothing.
+        for _ in range(G):
             live = person_free.unsqueeze(-1) & cell_free.unsqueeze(1)
             k = torch.where(live, key, neg)
             row_best, row_cell = k.max(dim=2)                            # (B, G)
             col_person = k.argmax(dim=1)                                 # (B, N)
             mutual = person_free & (row_best > _NEG / 2) & \
                 (col_person.gather(1, row_cell) == g_index)
-            if not bool(mutual.any()):
-                break
             person_cell = torch.where(mutual, row_cell, person_cell)
             person_free &= ~mutual
             # scatter_add, not scatter_: several people may name the same (taken) cell
             taken = torch.zeros(B, N, dtype=torch.long, device=score.device).scatter_add_(
                 1, row_cell, mutual.long())
             cell_free &= taken == 0
+            if not bool((person_free.any(1) & cell_free.any(1)).any()):
+                break
         matched = person_cell >= 0
         widened = matched & ~candidates.gather(2, person_cell.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         return person_cell, widened
