@@ -41,19 +41,22 @@ class DedupExpMomentumEMA(ExpMomentumEMA):
         by multi-tensor calls (same results; see the class docstring)."""
         if self.steps == 0 or self.steps % self.interval != 0:
             return super().update_parameters(model)
-        # keep_vars: the tensors themselves (no detach per entry); only their data is read
+        # keep_vars: the tensors themselves; read and written under no_grad, so neither
+        # side needs a ``.data`` alias per entry (the averaged tensors are the detached
+        # ``state_dict()`` entries of the averaged copy)
         src = (model.state_dict(keep_vars=True) if self.update_buffers
                else dict(model.named_parameters()))
         avg, new = [], []
         for k, p_avg in self.avg_parameters.items():
             if p_avg.dtype.is_floating_point:
-                s = src[k].data
-                avg.append(p_avg.data)
+                s = src[k]
+                avg.append(p_avg)
                 new.append(s if s.device == p_avg.device else s.to(p_avg.device))
         momentum = (1 - self.momentum) * math.exp(-float(1 + self.steps) / self.gamma) \
             + self.momentum   # ExpMomentumEMA.avg_func's
-        torch._foreach_mul_(avg, 1 - momentum)
-        torch._foreach_add_(avg, new, alpha=momentum)
+        with torch.no_grad():
+            torch._foreach_mul_(avg, 1 - momentum)
+            torch._foreach_add_(avg, new, alpha=momentum)
         if not self.update_buffers:
             for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
                 b_avg.data.copy_(b_src.data.to(b_avg.device))
