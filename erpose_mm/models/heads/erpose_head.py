@@ -549,9 +549,11 @@ class ERPoseHead(BaseHead):
         else:
             # TAL-style: align / max align of that person * max quality of that person
             align, qual = res['align'][pos_b, pos_n], res['quality'][pos_b, pos_n]
-            max_align = align.new_zeros(B * G).scatter_reduce(0, flat, align, 'amax')
-            max_qual = qual.new_zeros(B * G).scatter_reduce(0, flat, qual, 'amax')
-            conf_target_map[pos_b, pos_n] = align / max_align[flat].clamp(min=1e-9) * max_qual[flat]
+            # both per-person maxima in one scatter (amax is exact in any order)
+            aq = torch.stack([align, qual], 1)                              # (P, 2)
+            max_aq = aq.new_zeros(B * G, 2).scatter_reduce(
+                0, flat.unsqueeze(1).expand(-1, 2), aq, 'amax')[flat]
+            conf_target_map[pos_b, pos_n] = align / max_aq[:, 0].clamp(min=1e-9) * max_aq[:, 1]
         pos_gt = gt['keypoints'].flatten(0, 1)[flat]
         pos_gt_vis = gt['keypoints_visible'].flatten(0, 1)[flat]
         pos_area = gt['areas'].flatten(0, 1)[flat]
