@@ -73,7 +73,6 @@ def pad_targets(batch_data_samples: Sequence, num_keypoints: int, oks_scale: str
         out[index] = t
         return out.reshape((B, G) + t.shape[1:])
 
-    mask = torch.zeros(B * G, dtype=torch.bool, device=device)
-    mask[index] = True
+    mask = torch.zeros(B * G, dtype=torch.bool, device=device).index_fill_(0, index, True)
     return dict(keypoints=pad(kpts), keypoints_visible=pad(vis), bboxes=pad(boxes),
                 areas=pad(areas), mask=mask.reshape(B, G))

@@ -119,20 +119,18 @@ class KeypointDrivenAssigner:
         B, N = scores.shape
         G = gt['mask'].shape[1]
         device = scores.device
-        gt_inds = torch.full((B, N), -1, dtype=torch.long, device=device)
-        align = scores.new_zeros(B, N)
-        quality = scores.new_zeros(B, N)
-        ignore_mask = torch.zeros(B, N, dtype=torch.bool, device=device)
         num_widened = torch.zeros((), dtype=torch.long, device=device)
-        result = dict(gt_inds=gt_inds, align=align, quality=quality, ignore_mask=ignore_mask,
-                      num_widened=num_widened)
         if G == 0 or N == 0:
-            return result
+            return dict(gt_inds=torch.full((B, N), -1, dtype=torch.long, device=device),
+                        align=scores.new_zeros(B, N), quality=scores.new_zeros(B, N),
+                        ignore_mask=torch.zeros(B, N, dtype=torch.bool, device=device),
+                        num_widened=num_widened)
 
         gt_bboxes = gt['bboxes'].float()
         vis = gt['keypoints_visible'].float()
-        labelled = (vis > 0).any(-1) & gt['mask']                       # (B, G)
-        unlabelled = ~(vis > 0).any(-1) & gt['mask']
+        has_kpt = (vis > 0).any(-1)
+        labelled = has_kpt & gt['mask']                                 # (B, G)
+        unlabelled = ~has_kpt & gt['mask']
 
         px, py = priors[:, 0].view(1, 1, N), priors[:, 1].view(1, 1, N)
         in_box = ((px > gt_bboxes[..., 0:1]) & (px < gt_bboxes[..., 2:3]) &
@@ -141,8 +139,8 @@ class KeypointDrivenAssigner:
         if self.candidate_rule == 'all':
             candidates = labelled[..., None].expand(B, G, N)
         else:
-            cx = (gt_bboxes[..., 0:1] + gt_bboxes[..., 2:3]) / 2
-            cy = (gt_bboxes[..., 1:2] + gt_bboxes[..., 3:4]) / 2
+            centre = (gt_bboxes[..., 0:2] + gt_bboxes[..., 2:4]) / 2     # (B, G, 2)
+            cx, cy = centre[..., 0:1], centre[..., 1:2]
             r = self.center_radius * strides.view(1, 1, N)
             in_center = ((px - cx).abs() < r) & ((py - cy).abs() < r)
             candidates = (in_box | in_center) & labelled[..., None]
@@ -168,24 +166,25 @@ class KeypointDrivenAssigner:
             dest = person_cell.remainder(N + 1)                          # -1 -> N
             cell = person_cell.clamp(min=0).unsqueeze(-1)                # (B, G, 1)
             g_all = torch.arange(G, device=device).expand(B, G)
-            gt_inds = torch.cat([gt_inds, gt_inds[:, :1]], 1).scatter_(1, dest, g_all)[:, :N]
-            align = torch.cat([align, align[:, :1]], 1).scatter_(
-                1, dest, score.gather(2, cell).squeeze(-1))[:, :N]
-            quality = torch.cat([quality, quality[:, :1]], 1).scatter_(
-                1, dest, q.gather(2, cell).squeeze(-1))[:, :N]
+            gt_inds = torch.full((B, N + 1), -1, dtype=torch.long, device=device).scatter_(
+                1, dest, g_all)[:, :N]
+            align = scores.new_zeros(B, N + 1).scatter_(
+                1, dest, score.gather(2, cell).squeeze(-1).to(scores.dtype))[:, :N]
+            quality = scores.new_zeros(B, N + 1).scatter_(
+                1, dest, q.gather(2, cell).squeeze(-1).to(scores.dtype))[:, :N]
         else:
-            masked = torch.where(candidates, score, score.new_full((), -1.0))
+            masked = torch.where(candidates, score, -1.0)
             k = min(self.topk, N)
             top_score, top_idx = masked.topk(k, dim=2)
             chosen = torch.zeros_like(candidates)
             chosen.scatter_(2, top_idx, top_score >= 0)  # only real candidates
             # a cell claimed by several people goes to the highest score
-            claim = torch.where(chosen, score, score.new_full((), -2.0))
+            claim = torch.where(chosen, score, -2.0)
             best_score, best_g = claim.max(dim=1)                         # (B, N)
             pos = best_score > -2.0
-            gt_inds = torch.where(pos, best_g, gt_inds)
-            align = torch.where(pos, best_score.clamp(min=0), align)
-            quality = torch.where(pos, q.gather(1, best_g.unsqueeze(1)).squeeze(1), quality)
+            gt_inds = torch.where(pos, best_g, -1)
+            align = torch.where(pos, best_score.clamp(min=0), 0.0)
+            quality = torch.where(pos, q.gather(1, best_g.unsqueeze(1)).squeeze(1), 0.0)
         ignore_mask &= gt_inds < 0
         return dict(gt_inds=gt_inds, align=align, quality=quality, ignore_mask=ignore_mask,
                     num_widened=num_widened)
@@ -210,12 +209,11 @@ class KeypointDrivenAssigner:
         """
         B, G, N = score.shape
         key = torch.where(candidates, score, score - _WIDEN_OFFSET)
-        key = torch.where(labelled.unsqueeze(-1), key, key.new_full((), _NEG))
+        key = torch.where(labelled.unsqueeze(-1), key, _NEG)
         person_cell = torch.full((B, G), -1, dtype=torch.long, device=score.device)
         person_free = labelled.clone()
         cell_free = torch.ones(B, N, dtype=torch.bool, device=score.device)
         g_index = torch.arange(G, device=score.device).view(1, G)
-        neg = key.new_full((), _NEG)
         # A free labelled person has a live pair as long as its image has a free cell (every
         # key of a labelled person is > _NEG / 2), and then the round matches at least one
         # pair: at most G rounds, and the loop stops after the round that leaves no free
@@ -223,7 +221,7 @@ class KeypointDrivenAssigner:
         # pair (no labelled person at all) changes nothing.
         for _ in range(G):
             live = person_free.unsqueeze(-1) & cell_free.unsqueeze(1)
-            k = torch.where(live, key, neg)
+            k = torch.where(live, key, _NEG)
             row_best, row_cell = k.max(dim=2)                            # (B, G)
             col_person = k.argmax(dim=1)                                 # (B, N)
             mutual = person_free & (row_best > _NEG / 2) & \
