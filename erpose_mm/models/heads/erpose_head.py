@@ -548,9 +548,10 @@ class ERPoseHead(BaseHead):
             conf_target_map[pos_b, pos_n] = 1.0
         else:
             # TAL-style: align / max align of that person * max quality of that person
-            align, qual = res['align'][pos_b, pos_n], res['quality'][pos_b, pos_n]
-            # both per-person maxima in one scatter (amax is exact in any order)
-            aq = torch.stack([align, qual], 1)                              # (P, 2)
+            # align and quality of the positives, and both per-person maxima, in one op each
+            # (amax is exact in any order)
+            aq = torch.stack([res['align'], res['quality']], -1)[pos_b, pos_n]   # (P, 2)
+            align = aq[:, 0]
             max_aq = aq.new_zeros(B * G, 2).scatter_reduce(
                 0, flat.unsqueeze(1).expand(-1, 2), aq, 'amax')[flat]
             conf_target_map[pos_b, pos_n] = align / max_aq[:, 0].clamp(min=1e-9) * max_aq[:, 1]
@@ -580,7 +581,10 @@ class ERPoseHead(BaseHead):
         if self.with_bbox:
             losses['loss_bbox'] = self.loss_bbox(
                 outs['bboxes'][pos_b, pos_n], gt['bboxes'].flatten(0, 1)[flat]) / pos_norm
-        losses['num_pos'] = conf_logits.new_tensor(float(num_pos) / max(B, 1))
+        # on the device (a Python number would be a blocking host-to-device copy): the float32
+        # quotient of two integers below 2^24, equal to float(num_pos) / B rounded to float32
+        # (double rounding is harmless for division when 53 >= 2 * 24 + 2)
+        losses['num_pos'] = (pos.sum() / max(B, 1)).to(conf_logits)
         # people the one-to-one matching had to place outside their candidate cells
         losses['num_widened'] = res['num_widened'].to(conf_logits)
         return losses
