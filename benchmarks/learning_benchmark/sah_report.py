@@ -94,7 +94,32 @@ def family_tables(name: str, runs: Runs) -> List[str]:
             parts.append(f'`{n}` {fmt_mean_std(va)} {word} it')
         L.append(f'* {sp}: best MAH + OKS-NMS is `{b}` {fmt_mean_std(_vals(runs, b, sp))}; '
                  + '; '.join(parts) + '.')
+        peers = [n for n in ('yolov8n-pose', 'yolo26n-pose', 'yolo26n-pose-nms') if n in runs]
+        if peers:
+            va = _vals(runs, 'erpose-n', sp)
+            L.append(f'  ER-Pose-n as deployed (`erpose-n`, {fmt_mean_std(va)}) vs the peers: ' +
+                     '; '.join(f"`{n}` {fmt_mean_std(_vals(runs, n, sp))} "
+                               f"({ {'>': 'behind', '<': 'ahead', '~': 'level', None: '?'}[compare(_vals(runs, n, sp), va)] })"
+                               for n in peers) + '.')
     L.append('')
+    return L
+
+
+def compact_table(families: Dict[str, Runs], names: List[str]) -> List[str]:
+    """One row per decoding, AP (mean ± std, seeds) per family and split."""
+    cols = [(f, sp) for f in families for sp in SPLITS]
+    L = ['| decoding | ' + ' | '.join(f'{f} {sp}' for f, sp in cols) + ' |',
+         '|---|' + '---|' * len(cols)]
+    for n in names:
+        if not any(n in runs for runs in families.values()):
+            continue
+        cells = []
+        for f, sp in cols:
+            v = _vals(families[f], n, sp)
+            cells.append(f'{fmt_mean_std(v)} ({len(v)})' if v else '-')
+        L.append(f'| `{n}` | ' + ' | '.join(cells) + ' |')
+    L.append('')
+    L.append('(n): seeds.')
     return L
 
 
@@ -102,11 +127,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('families', nargs='+', help='NAME=WORK_DIR')
     p.add_argument('--out', help='markdown file (default: print)')
+    p.add_argument('--compact', action='store_true',
+                   help='only two summary tables: Table VI and the SAH training variants')
     a = p.parse_args()
-    L = []
+    families = {}
     for spec in a.families:
         name, wd = spec.split('=', 1)
-        L += family_tables(name, load_runs(wd))
+        families[name] = load_runs(wd)
+    L = []
+    if a.compact:
+        L += compact_table(families, ['erpose-n'] + [f'mah-nms-{t}' for t in NMS_SWEEP]) + ['']
+        L += compact_table(families, ['erpose-n'] + [
+            n for n in ROW_BY_NAME if ROW_BY_NAME[n]['group'] == 'SAH training'] +
+            ['yolov8n-pose', 'yolo26n-pose', 'yolo26n-pose-nms'])
+    else:
+        for name, runs in families.items():
+            L += family_tables(name, runs)
     text = '\n'.join(L)
     if a.out:
         with open(a.out, 'w') as f:
