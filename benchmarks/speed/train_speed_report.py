@@ -9,7 +9,6 @@ from benchmarks.common.stats import med
 from benchmarks.speed.train_step_common import STAGES_ER, STAGES_YOLO
 
 TARGET_VS_V8 = 0.8  # ER-Pose-n s/iter <= 0.8 x YOLOv8n-pose
-REF_S_PER_ITER = {'yolov8n-pose': 1.02, 'yolo26n-pose': 1.41}  # measured earlier here
 
 
 TRAIN_COLUMNS = ('model', 'params (M)', '**s / iter**', 'min', 'CPU s / iter',
@@ -100,10 +99,6 @@ def markdown(rows, sweep, prof, env, args) -> str:
         ratio = by['erpose-n']['cpu_s'] / by['yolov8n-pose']['cpu_s']
         L.append(f'- same on process CPU time (both threads; less sensitive to load): '
                  f'ER-Pose-n / YOLOv8n-pose = {ratio:.2f}')
-    for name, ref in REF_S_PER_ITER.items():
-        if name in by and not on_gpu:
-            L.append(f'- {name}: {by[name]["s_per_iter"]:.2f} s/iter here vs ~{ref:.2f} measured '
-                     f'earlier on this machine (ratio {by[name]["s_per_iter"] / ref:.2f} ~ load)')
     if sweep:
         L += ['', '## Assigner and head loss vs. people per image (ER-Pose-n)', '',
               '`KeypointDrivenAssigner.assign` per image on the model\'s own predictions '
