@@ -8,6 +8,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..layers import ConvBNAct, DWConvBNAct
+from .peak_filter import PeakFilter
 
 
 class ERPoseBranches(nn.Module):
@@ -20,6 +21,11 @@ class ERPoseBranches(nn.Module):
     The confidence branch uses depthwise-separable convs (as YOLOv10's classification
     branch); keypoint regression keeps standard 3x3 convs (paper Fig. 3).
 
+    ``peak_filter``: add a :class:`PeakFilter` (3-D max filter over the confidence branch's
+    hidden features) whose logit is added to the confidence logit; the one-to-one head's
+    option for telling a person's cell from its neighbours (needs equal widths per level,
+    which ``conf_channels`` gives).
+
     ``kpt_prior`` (K, 2), optional: initial keypoint offsets (bias of the output layer), in
     the offset units of :meth:`ERPoseHead.decode`; see :func:`keypoint_offset_prior`.
 
@@ -29,7 +35,8 @@ class ERPoseBranches(nn.Module):
 
     def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
                  conf_channels: int, strides: Sequence[int], with_bbox: bool = False,
-                 bbox_channels: int = 64, kpt_prior: Optional[np.ndarray] = None) -> None:
+                 bbox_channels: int = 64, kpt_prior: Optional[np.ndarray] = None,
+                 peak_filter: bool = False) -> None:
         super().__init__()
         K = num_keypoints
         self.conf = nn.ModuleList(
@@ -37,6 +44,7 @@ class ERPoseBranches(nn.Module):
                           DWConvBNAct(conf_channels, conf_channels, 3),
                           ConvBNAct(conf_channels, conf_channels, 1),
                           nn.Conv2d(conf_channels, 1, 1)) for c in in_channels)
+        self.peak = PeakFilter(conf_channels, len(in_channels)) if peak_filter else None
         self.kpt = nn.ModuleList(
             nn.Sequential(ConvBNAct(c, kpt_channels, 3), ConvBNAct(kpt_channels, kpt_channels, 3),
                           nn.Conv2d(kpt_channels, 3 * K, 1)) for c in in_channels)
@@ -57,7 +65,11 @@ class ERPoseBranches(nn.Module):
                                                .reshape(-1))
 
     def forward(self, feats: Sequence[Tensor]):
-        confs = [m(x) for m, x in zip(self.conf, feats)]
+        if self.peak is None:
+            confs = [m(x) for m, x in zip(self.conf, feats)]
+        else:
+            hidden = [m[:-1](x) for m, x in zip(self.conf, feats)]
+            confs = [m[-1](h) + p for m, h, p in zip(self.conf, hidden, self.peak(hidden))]
         kpts = [m(x) for m, x in zip(self.kpt, feats)]
         bboxes = [m(x) for m, x in zip(self.bbox, feats)] if self.bbox is not None else None
         return confs, kpts, bboxes

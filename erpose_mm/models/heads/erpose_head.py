@@ -72,6 +72,11 @@ class ERPoseHead(BaseHead):
             positive in every mode. Needs a MAH for the two ``'one2many'`` modes.
         one2one_conf_target: the SAH's confidence target, ``'soft'`` or ``'hard'``; None:
             ``conf_target`` (both heads the same).
+        one2one_peak_filter: give the SAH's confidence branch a learned 3-D max filter
+            (:class:`PeakFilter`, DeFCN's 3DMF): its confidence logit also sees each hidden
+            channel's maximum over the 3x3 neighbourhood on its own and the adjacent levels,
+            so it can fire at one cell per person without NMS. The MAH has none. Part of the
+            exported model (MaxPool, Resize, Max, 1x1 convs; no loop).
         oks_scale: where the person scale ``s`` (``s^2`` in the OKS of the assigner and of
             the Smooth-OKS loss) comes from. ``'bbox'`` (default, the paper: "the square
             root of the area of the human bounding box"): the area of the (augmented) GT
@@ -113,6 +118,7 @@ class ERPoseHead(BaseHead):
                  one2many_weight: float = 1.0,
                  one2one_assign: str = 'own',
                  one2one_conf_target: Optional[str] = None,
+                 one2one_peak_filter: bool = False,
                  oks_scale: str = 'bbox',
                  kpt_prior_height: Optional[float] = None,
                  init_cfg: OptConfigType = None) -> None:
@@ -162,7 +168,7 @@ class ERPoseHead(BaseHead):
         branch_args = dict(in_channels=in_channels, num_keypoints=num_keypoints,
                            kpt_channels=kpt_channels, conf_channels=conf_channels,
                            strides=featmap_strides, with_bbox=with_bbox, kpt_prior=kpt_prior)
-        self.one2one = ERPoseBranches(**branch_args)
+        self.one2one = ERPoseBranches(**branch_args, peak_filter=one2one_peak_filter)
         # the one-to-many head is the same architecture, trained with top-k assignment
         self.one2many = ERPoseBranches(**branch_args) if with_one2many else None
         self.share_regression = bool(share_regression and with_one2many)
