@@ -142,3 +142,25 @@ def test_one2many_weight_hook_follows_the_iteration():
         hook.before_train_iter(runner, 0)
         seen.append(head.one2many_weight)
     assert seen == pytest.approx([0.8, 0.45, 0.1])
+
+
+def test_sah_positive_weight_scales_only_the_positive_conf_terms(model_n, make_pose_sample,
+                                                                random_person):
+    import torch.nn.functional as F
+    head, feats, samples, gt, o2o, o2m, o2m_res = _setup(model_n, make_pose_sample, random_person,
+                                                         'own')
+    res = head.assign_one2one(o2o, gt, o2m, o2m_res)
+    plain = head.branch_loss(o2o, gt, res, 'soft')
+    weighted = head.branch_loss(o2o, gt, res, 'soft', pos_weight=4.0)
+    pos_b, pos_n = (res['gt_inds'] >= 0).nonzero(as_tuple=True)
+    assert len(pos_b) == 4
+    # the soft target at each positive, as branch_loss builds it (one positive per person)
+    target = res['quality'][pos_b, pos_n]
+    pos_bce = F.binary_cross_entropy_with_logits(o2o['conf_logits'][pos_b, pos_n], target,
+                                                 reduction='sum')
+    norm = target.sum().clamp(min=1.0)
+    torch.testing.assert_close(weighted['loss_conf'] - plain['loss_conf'], 3.0 * pos_bce / norm)
+    for k in ('loss_pose', 'loss_vis'):
+        assert torch.equal(weighted[k], plain[k])
+    cfg_head = copy.deepcopy(model_n.head)
+    assert cfg_head.one2one_pos_weight == 1.0

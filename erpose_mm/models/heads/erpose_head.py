@@ -72,6 +72,11 @@ class ERPoseHead(BaseHead):
             positive in every mode. Needs a MAH for the two ``'one2many'`` modes.
         one2one_conf_target: the SAH's confidence target, ``'soft'`` or ``'hard'``; None:
             ``conf_target`` (both heads the same).
+        one2one_pos_weight: weight of the SAH's positive cells in its confidence BCE (1: the
+            paper's plain BCE). One positive per person against the MAH's top-k leaves the
+            SAH's confidence with about k times fewer positive terms for as many negatives,
+            which pulls its scores on true people down; a weight near the MAH's positives per
+            person restores the MAH's balance.
         one2one_peak_filter: give the SAH's confidence branch a learned 3-D max filter
             (:class:`PeakFilter`, DeFCN's 3DMF): its confidence logit also sees each hidden
             channel's maximum over the 3x3 neighbourhood on its own and the adjacent levels,
@@ -118,6 +123,7 @@ class ERPoseHead(BaseHead):
                  one2many_weight: float = 1.0,
                  one2one_assign: str = 'own',
                  one2one_conf_target: Optional[str] = None,
+                 one2one_pos_weight: float = 1.0,
                  one2one_peak_filter: bool = False,
                  oks_scale: str = 'bbox',
                  kpt_prior_height: Optional[float] = None,
@@ -150,6 +156,9 @@ class ERPoseHead(BaseHead):
         self.one2many_weight = one2many_weight
         self.one2one_assign = one2one_assign
         self.one2one_conf_target = one2one_conf_target or conf_target
+        if not one2one_pos_weight > 0:
+            raise ValueError(f'ERPoseHead: one2one_pos_weight must be > 0, got {one2one_pos_weight!r}')
+        self.one2one_pos_weight = float(one2one_pos_weight)
         if metainfo is not None:
             from mmpose.datasets.datasets.utils import parse_pose_metainfo
             meta = parse_pose_metainfo(dict(from_file=metainfo))
@@ -463,7 +472,8 @@ class ERPoseHead(BaseHead):
             o2m_outs = self.decode(*self.one2many(feats))
             o2m_res = self.assign(o2m_outs, gt, self.assigner_one2many)
         o2o_res = self.assign_one2one(o2o_outs, gt, o2m_outs, o2m_res)
-        losses = self.branch_loss(o2o_outs, gt, o2o_res, self.one2one_conf_target)
+        losses = self.branch_loss(o2o_outs, gt, o2o_res, self.one2one_conf_target,
+                                  pos_weight=self.one2one_pos_weight)
         if o2m_res is not None:
             # share of the SAH's positives that are also MAH positives of the same person
             o2o_pos = o2o_res['gt_inds'] >= 0
@@ -537,10 +547,10 @@ class ERPoseHead(BaseHead):
         return self.branch_loss(outs, gt, self.assign(outs, gt, assigner), self.conf_target)
 
     def branch_loss(self, outs: Dict[str, Tensor], gt: Dict[str, Tensor],
-                    res: Dict[str, Tensor], conf_target: str) -> dict:
+                    res: Dict[str, Tensor], conf_target: str, pos_weight: float = 1.0) -> dict:
         """One head's losses from its :meth:`decode` outputs and its assignment ``res``
         (:meth:`KeypointDrivenAssigner.assign_batch`'s dict); ``conf_target`` 'soft' or
-        'hard'."""
+        'hard'; ``pos_weight`` multiplies the positives' confidence BCE terms."""
         conf_logits, keypoints, vis_logits = outs['conf_logits'], outs['keypoints'], outs['vis_logits']
         B, N = conf_logits.shape
         gt_inds = res['gt_inds']                                        # (B, N)
@@ -549,6 +559,8 @@ class ERPoseHead(BaseHead):
         G = gt['mask'].shape[1]
         flat = pos_b * G + gt_inds[pos_b, pos_n]                        # person id in the batch
         conf_weight = (~res['ignore_mask']).to(conf_logits)
+        if pos_weight != 1.0:
+            conf_weight = conf_weight.index_put((pos_b, pos_n), conf_weight.new_tensor(pos_weight))
         conf_target_map = conf_logits.new_zeros(B, N)
         if conf_target == 'hard':
             conf_target_map[pos_b, pos_n] = 1.0
