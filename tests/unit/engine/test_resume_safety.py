@@ -13,7 +13,7 @@ from erpose_mm.engine.safe_checkpoint import (ResumeError, atomic_save_checkpoin
                                               find_resumable_checkpoint,
                                               is_complete_checkpoint)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 
 

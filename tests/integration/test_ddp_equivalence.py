@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'erpose', 'erpose-n_synthetic-256.py')
 SIZE = 128
 WORLD_SIZE = 2

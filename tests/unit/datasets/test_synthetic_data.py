@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 CLI_PATH = osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'make_synthetic_coco.py')
 DEMO_CLI_PATH = osp.join(REPO_ROOT, 'tools', 'misc', 'make_demo_image.py')
 

@@ -20,7 +20,7 @@ from erpose_mm.models.heads.keypoint_prior import keypoint_offset_prior
 from erpose_mm.utils.checkpoint_fit import (CheckpointMismatchError, check_checkpoint_fits,
                                             plan_finetune_load)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 CFG_S = osp.join(REPO, 'configs/erpose/erpose-s_coco-640.py')
 CFG_N14 = osp.join(REPO, 'configs/erpose/erpose-n_crowdpose-640.py')

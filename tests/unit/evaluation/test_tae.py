@@ -14,7 +14,7 @@ from erpose_mm.evaluation import (aggregate_tae, greedy_matching, image_tae, oks
                                   optimal_assignment, tae_ap_correlation)
 from erpose_mm.evaluation.tae import ImageTAE
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 TOOL = osp.join(REPO, 'tools/analysis/task_alignment_error.py')
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 INSTALL = osp.join(REPO, 'tools', 'install.sh')
 REQ = osp.join(REPO, 'requirements')
 

@@ -95,7 +95,7 @@ def test_exported_model_with_filter_matches_pytorch(tmp_path, model_cfg):
     from mmengine.config import Config
 
     from erpose_mm.deploy.export import build_model, export_onnx
-    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     cfg = Config.fromfile(osp.join(repo, 'configs/erpose/erpose-n_synthetic-256.py'))
     cfg.model.head.one2one_peak_filter = True
     torch.manual_seed(0)

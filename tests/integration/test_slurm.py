@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 
 FAKE_SRUN = textwrap.dedent('''\

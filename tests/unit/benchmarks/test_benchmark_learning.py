@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common.cache import ResultCache, content_hash, result_key  # noqa: E402

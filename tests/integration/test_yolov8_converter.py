@@ -25,7 +25,7 @@ from erpose_mm.models.converters import (ConversionError, ForeignCheckpoint, con
                                          load_yolov8_source, read_checkpoint)
 from mmpose.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FIX = osp.join(REPO, 'tests', 'fixtures', 'yolov8_converter')
 CONFIGS = {s: f'configs/erpose/erpose-{s}_coco-640.py' for s in 'nsml'}
 ATOL = 1e-4

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 from bad_inputs import (BAD_INPUT_CASES, make_bad_inputs,  # noqa: E402

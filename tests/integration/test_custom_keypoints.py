@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 import erpose_mm  # noqa: F401
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE_CFG = osp.join(REPO, 'configs', 'erpose', 'erpose-n_synthetic-256.py')
 
 

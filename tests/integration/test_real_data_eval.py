@@ -25,7 +25,7 @@ import erpose_mm  # noqa: F401  (registers modules, applies the compat shims bef
 from conftest import shared_path
 from erpose_mm.datasets import generate_synthetic_coco
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(REPO, 'configs/erpose')
 CFGS = dict(coco=osp.join(CFG_DIR, 'erpose-n_coco-640.py'),
             crowdpose=osp.join(CFG_DIR, 'erpose-n_crowdpose-640.py'),

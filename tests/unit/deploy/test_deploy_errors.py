@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 DEPLOY_CFG = osp.join(REPO, 'configs/deploy/pose-detection_erpose_onnxruntime_static-640x640.py')
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 CFG_N14 = osp.join(REPO, 'configs/erpose/erpose-n_crowdpose-640.py')

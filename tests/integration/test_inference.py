@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 from bad_inputs import BAD_INPUT_CASES, make_bad_inputs  # noqa: E402

@@ -12,7 +12,7 @@ import torch
 
 from erpose_mm.datasets import generate_synthetic_coco
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 QUICKSTART_CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256_quickstart.py')
 

@@ -10,7 +10,7 @@ import torch
 
 from benchmarks.speed.train_step_common import StageTimer, device_sync
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def test_stage_timer_synchronises_around_each_wrapped_call():

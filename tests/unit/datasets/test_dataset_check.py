@@ -17,7 +17,7 @@ from erpose_mm.datasets import checked_dataset as checked_mod
 from erpose_mm.datasets.checked_dataset import CheckedCocoDataset, use_checked_datasets
 from erpose_mm.datasets.checks import DatasetCheckError, check_coco_keypoint_dataset
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 ANN = 'annotations/person_keypoints_train.json'
 
