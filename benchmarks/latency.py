@@ -25,8 +25,9 @@ and RTMO-s (MMPose config, exported with MMDeploy; its NMS is inside the graph).
 It also sweeps the decode / NMS cost against the number of confident candidates
 (1..300): ER-Pose top-k decode versus YOLOv8 NMS (and YOLO26's top-k filter).
 
-Outputs: a markdown table on stdout and in ``docs/latency_cpu.md``, raw numbers in
-``docs/latency_cpu.json``, plots ``docs/latency_cpu.png`` and ``docs/decode_vs_people.png``.
+Outputs: a markdown table on stdout and in ``benchmarks/results/latency_cpu.md``, raw numbers in
+``benchmarks/results/latency_cpu.json``, plots ``benchmarks/results/latency_cpu.png`` and
+``benchmarks/results/decode_vs_people.png`` (``--suffix`` is appended to each name).
 
     .venv/bin/python benchmarks/latency.py            # full run (~15-25 min on 2 quiet cores)
     .venv/bin/python benchmarks/latency.py --quick    # smoke run (few iterations)
@@ -101,10 +102,10 @@ def parse_args(argv=None):
     p.add_argument('--bench-python', default=DEFAULT_PEERS_PYTHON,
                    help='python of the peers venv (benchmarks/setup_peers_env.sh)')
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench_latency'))
-    p.add_argument('--out-dir', default=osp.join(ROOT, 'docs'))
+    p.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
     p.add_argument('--suffix', default='',
                    help='appended to the output file names, e.g. _1thread')
-    p.add_argument('--no-write', action='store_true', help='print only, write nothing to docs/')
+    p.add_argument('--no-write', action='store_true', help='print only, write no report files')
     p.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     q = a.quick

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Learning benchmark: ER-Pose-n, its paper ablations and its peers trained at one CPU budget
 on the same synthetic data (a "mixed" and a "crowded" split), several seeds each, scored by
-one COCO / CrowdPose keypoint evaluation. Report: docs/learning_benchmark.md (+ .png).
+one COCO / CrowdPose keypoint evaluation. Report: benchmarks/results/learning_benchmark.md (+ .png).
 
     .venv/bin/python benchmarks/learning.py --jobs 2 --threads 1     # everything, resumable
     .venv/bin/python benchmarks/learning.py --only main --jobs 2 --threads 1
@@ -51,7 +51,7 @@ def parse_args():
     p.add_argument('--ablation-seeds', default=None, help='seeds of the other rows, e.g. 0,1')
     p.add_argument('--list', action='store_true', help='list rows and groups, then exit')
     p.add_argument('--work-dir', help='default work_dirs/learning_benchmark[_quick]')
-    p.add_argument('--doc', help='markdown output (default docs/learning_benchmark.md; '
+    p.add_argument('--doc', help='markdown output (default benchmarks/results/learning_benchmark.md; '
                    'with --quick WORK_DIR/learning_benchmark.md)')
     p.add_argument('--doc-only', action='store_true', help='only re-render from the cache')
     p.add_argument('--partial-note', default='', help='extra line for a report written while '
@@ -77,7 +77,7 @@ def parse_args():
                    help="data family: 'figures' (default; the one choices are tuned on) or "
                    "'silhouette' (an independent generator, to confirm them; default work dir "
                    "work_dirs/learning_benchmark_silhouette[_quick], doc "
-                   "docs/learning_benchmark_silhouette.md)")
+                   "benchmarks/results/learning_benchmark_silhouette.md)")
     p.add_argument('--worker', choices=['mm', 'yolo'], help=argparse.SUPPRESS)
     p.add_argument('--spec', help=argparse.SUPPRESS)
     return p.parse_args()
@@ -121,7 +121,7 @@ def main() -> None:
         ROOT, 'work_dirs', 'learning_benchmark' + fam + ('_quick' if args.quick else '')))
     if not args.doc:
         args.doc = (osp.join(args.work_dir, 'learning_benchmark.md') if args.quick
-                    else osp.join(ROOT, 'docs', f'learning_benchmark{fam}.md'))
+                    else osp.join(ROOT, 'benchmarks', 'results', f'learning_benchmark{fam}.md'))
     if not args.row_timeout:
         args.row_timeout = 1800 if args.quick else 3 * 3600
     names = parse_names(args.only)

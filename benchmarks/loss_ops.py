@@ -10,7 +10,7 @@ Python and dispatcher overhead). Time: median of ``--repeat`` calls, forward onl
 CPU or, with ``--device cuda``, on the GPU (synchronised after each call).
 
     .venv/bin/python benchmarks/loss_ops.py                  # both models (peers venv if present)
-    .venv/bin/python benchmarks/loss_ops.py --out docs/loss_ops.md
+    .venv/bin/python benchmarks/loss_ops.py --out benchmarks/results/loss_ops.md
     python benchmarks/loss_ops.py --device cuda --bench-python PY   # GPU: both in CUDA envs
 
 The Ultralytics part runs in the optional peers venv (``benchmarks/setup_peers_env.sh``),

@@ -22,8 +22,9 @@ people per image, to show that they grow at most linearly with the number of peo
     .venv/bin/python benchmarks/train_speed.py --quick    # smoke run
     .venv/bin/python benchmarks/train_speed.py --profile  # + torch.profiler breakdown of ER-Pose-n
 
-Outputs: a markdown table on stdout and in ``docs/train_speed_cpu.md``, raw numbers in
-``docs/train_speed_cpu.json``, plot ``docs/assigner_vs_people.png``.
+Outputs: a markdown table on stdout and in ``benchmarks/results/train_speed_cpu.md``, raw numbers in
+``benchmarks/results/train_speed_cpu.json``, plot ``benchmarks/results/assigner_vs_people.png``
+(``--suffix`` is appended to each name).
 
 This file is the command line and the interleaving loop; the pieces are in
 ``benchmarks/speed/``: ``train_step_common.py`` (synthetic people / images, stage timer,
@@ -79,7 +80,7 @@ def parse_args(argv=None):
     p.add_argument('--profile', action='store_true', help='torch.profiler breakdown of ER-Pose-n')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--bench-python', default=DEFAULT_PEERS_PYTHON)
-    p.add_argument('--out-dir', default=osp.join(ROOT, 'docs'))
+    p.add_argument('--out-dir', default=osp.join(ROOT, 'benchmarks', 'results'))
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench_train'))
     p.add_argument('--suffix', default='',
                    help='appended to the output file names, e.g. _1thread')

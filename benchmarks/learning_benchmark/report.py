@@ -1,4 +1,4 @@
-"""The learning benchmark's report: terminal table, docs/learning_benchmark.md and its plot.
+"""The learning benchmark's report: terminal table, benchmarks/results/learning_benchmark.md and its plot.
 
 Every number comes from the cache (``results.json``); a rank between two rows is claimed
 only where the gap of their means exceeds the larger of their standard deviations

@@ -13,7 +13,8 @@ RTMO_CFG = 'body_2d_keypoint/rtmo/body7/rtmo-t_8xb32-600e_body7-416x416.py'
 
 # Data of the two splits (``generate_synthetic_coco`` keyword arguments besides sizes/seed).
 # Sizes: images 256-320 px for the 256 input, people 0.3-1.0 (mixed) / 0.3-0.9 (crowded) of
-# the shorter side = 3.8-16 P4 cells, COCO's medium/large people at 640 (docs/learning_benchmark.md).
+# the shorter side = 3.8-16 P4 cells, COCO's medium/large people at 640
+# (benchmarks/results/learning_benchmark.md).
 SPLITS = {
     'mixed': dict(difficulty='medium', min_people=1, max_people=6, occlusion=0.35,
                   scale_range=(0.3, 1.0), crowd_prob=0.0),
@@ -25,7 +26,7 @@ SPLITS = {
 # iterations, checkpoints evaluated at 50 / 75 / 100 %. peer_lr_factor: the MMPose peers
 # train at their configs' own lr (AdamW 0.004) times this factor, 0.2 as ER-Pose's own
 # reduction (0.01 -> 0.002); in 570-iteration runs neither 0.2 nor 1.0 got them past AP
-# 0.005 (docs/learning_benchmark.md, Notes).
+# 0.005 (benchmarks/results/learning_benchmark.md, Notes).
 FULL = dict(num_train=400, num_val=100, min_size=256, max_size=320, data_seed=0,
             input=256, batch=4, epochs=8, ckpt_epochs=[4, 6, 8], warmup_iters=140,
             workers=1, peer_lr_factor=0.2, ema_momentum=0.002, ema_gamma=500,

@@ -152,7 +152,9 @@ def markdown(rows, sweep, env, args, prof=None, flops=None) -> str:
                 f'{k} {v:.1f}' for k, v in p['by_op'].items()) + '. By graph part: ' + ', '.join(
                 f'{k} {v:.1f}' for k, v in p['by_part'].items()) + '.')
             L.append('')
-    L += ['', 'Plots: `latency_cpu.png`, `decode_vs_people.png`. Raw numbers: `latency_cpu.json`.',
+    sfx = getattr(args, 'suffix', '')
+    L += ['', f'Plots: `latency_cpu{sfx}.png`, `decode_vs_people{sfx}.png`. '
+          f'Raw numbers: `latency_cpu{sfx}.json`.',
           'Re-run on a quiet machine for final numbers: `.venv/bin/python benchmarks/latency.py`.']
     return '\n'.join(L) + '\n'
 
