@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     p.add_argument('--warmup', type=int, default=10)
     p.add_argument('--thr', type=float, default=0.8, help='dedupe OKS threshold')
     args = p.parse_args(argv)
-    from erpose_mm.deploy.export import export_onnx, make_random_checkpoint
+    from erpose_mm.deploy.export import export_onnx
+    from erpose_mm.testing import make_random_checkpoint
     from erpose_mm.deploy.onnx_runner import dedupe_rows
     work = tempfile.mkdtemp(prefix='erpose_dedupe_lat_')
     ckpt = make_random_checkpoint(CFG, osp.join(work, 'n.pth'), seed=0, calib_sizes=(640, ))

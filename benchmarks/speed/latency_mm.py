@@ -75,15 +75,19 @@ def rtmo_cfg():
 
 def export_erpose(scale: str, work_dir: str, score_thr: float):
     """Random-weight ER-Pose checkpoint -> ONNX with the project's exporter
-    (``erpose_mm.deploy.export.export_onnx``). ``make_random_checkpoint`` gives
+    (``erpose_mm.deploy.export.export_onnx``). ``erpose_mm.testing.make_random_checkpoint`` gives
     non-degenerate random outputs (varied scores / keypoints); model time does not depend
     on the weights."""
     from erpose_mm.deploy import export as ex
     cfg_path = osp.join(ROOT, 'configs', 'erpose', f'erpose-{scale}_coco-640.py')
     ckpt = osp.join(work_dir, f'erpose-{scale}_random.pth')
     out = osp.join(work_dir, f'erpose-{scale}.onnx')
-    if hasattr(ex, 'make_random_checkpoint'):
-        ex.make_random_checkpoint(cfg_path, ckpt, seed=0)
+    try:
+        from erpose_mm.testing import make_random_checkpoint
+    except ImportError:
+        make_random_checkpoint = getattr(ex, 'make_random_checkpoint', None)
+    if make_random_checkpoint is not None:
+        make_random_checkpoint(cfg_path, ckpt, seed=0)
     else:
         import torch
         model, _ = build_mm_model(erpose_cfg(scale), deploy=False)

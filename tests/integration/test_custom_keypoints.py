@@ -223,10 +223,7 @@ def test_finetune_from_converted_yolov8_pose(tmp_path):
     from erpose_mm.engine.runner import ERPoseRunner
     from erpose_mm.models.converters import (convert_to_erpose, load_yolov8_source,
                                              read_checkpoint)
-    spec = importlib.util.spec_from_file_location(
-        'make_test_fixture', osp.join(REPO, 'tools', 'model_converters', 'make_test_fixture.py'))
-    mtf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mtf)
+    import make_test_fixture as mtf
     ref = torch.load(osp.join(REPO, 'tests', 'fixtures', 'yolov8_converter',
                               'ref_ultralytics_yolov8n-pose.pt'), weights_only=True)
     src_path = str(tmp_path / 'yolov8n-pose_state_dict.pth')

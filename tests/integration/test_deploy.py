@@ -23,8 +23,8 @@ sys.path.insert(0, REPO)
 from bad_inputs import (BAD_INPUT_CASES, make_bad_inputs,  # noqa: E402
                         run_onnx_tool_without_torch)
 import erpose_mm  # noqa: E402,F401
-from erpose_mm.deploy.export import (build_model, export_onnx,  # noqa: E402
-                                     make_random_checkpoint)
+from erpose_mm.deploy.export import build_model, export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 CFG_S = osp.join(REPO, 'configs/erpose/erpose-s_coco-640.py')

@@ -28,7 +28,8 @@ onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
 from erpose_mm.datasets.synthetic.demo import write_demo_image  # noqa: E402
-from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
+from erpose_mm.deploy.export import export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 from erpose_mm.deploy.fp16 import FLOAT, FLOAT16, convert_onnx_to_fp16  # noqa: E402
 
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')

@@ -22,7 +22,8 @@ sys.path.insert(0, REPO)
 import erpose_mm  # noqa: E402,F401
 from bad_inputs import run_onnx_tool_without_torch  # noqa: E402
 from erpose_mm.apis import inference_runner as loop_mod  # noqa: E402
-from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
+from erpose_mm.deploy.export import export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 from erpose_mm.deploy.onnx_runner import track_color  # noqa: E402
 from erpose_mm.tracking import clear_mot, make_walking_scene  # noqa: E402
 

@@ -18,7 +18,8 @@ sys.path.insert(0, REPO)
 from bad_inputs import BAD_INPUT_CASES, make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401  (before mmpose.apis: torchvision stub, registration)
 from erpose_mm.deploy import onnx_runner  # noqa: E402
-from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
+from erpose_mm.deploy.export import export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 
 CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 THR = 0.3

@@ -19,7 +19,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 from bad_inputs import run_onnx_tool_without_torch  # noqa: E402
-from erpose_mm.deploy.export import export_onnx, make_random_checkpoint  # noqa: E402
+from erpose_mm.deploy.export import export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime.quantization')

@@ -1,6 +1,6 @@
 """YOLOv8 -> ER-Pose weight conversion against the real source models' outputs.
 
-Fixtures (tests/fixtures/yolov8_converter, made by tools/model_converters/make_test_fixture.py
+Fixtures (tests/fixtures/yolov8_converter, made by tests/make_test_fixture.py
 from Ultralytics' own yaml and MMYOLO's own classes): tensor names and shapes of each
 source model and its P3/P4/P5 neck features (plus decoded keypoints for pose models) on
 a fixed 1x3x64x64 input, with the model's tensors set to deterministic pseudo-random
@@ -8,7 +8,6 @@ values the test regenerates from the names. A converted ER-Pose model must repro
 those outputs: any wrong mapping (layer, block order, concat order, BN statistics,
 keypoint channel order or decoding offset) changes them.
 """
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -21,6 +20,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import erpose_mm  # noqa: F401
+import make_test_fixture
 from erpose_mm.models.converters import (ConversionError, ForeignCheckpoint, convert_to_erpose,
                                          load_yolov8_source, read_checkpoint)
 from mmpose.registry import MODELS
@@ -36,15 +36,7 @@ ULTRALYTICS_CASES = ['yolov8n', 'yolov8n-pose', 'yolov8s', 'yolov8s-pose'] + sor
     if re.fullmatch(r'ref_ultralytics_yolov8[ml](-pose)?\.pt', f))
 
 
-def _fixture_module():
-    spec = importlib.util.spec_from_file_location(
-        'make_test_fixture', osp.join(REPO, 'tools', 'model_converters', 'make_test_fixture.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-MTF = _fixture_module()
+MTF = make_test_fixture
 
 
 def _ref(name: str) -> dict:

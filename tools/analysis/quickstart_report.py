@@ -78,10 +78,15 @@ def draw_predictions(config: str, checkpoint: str, image: str, out_file: str) ->
 def machine_lines(cfg, train) -> list:
     """What the training time depends on: the CPU (model, threads per core, ISA flags),
     torch's threads, whether the config's bf16 autocast ran natively, the median step."""
+    import statistics
+
     import torch
-    from benchmarks.common.machine import cpu_line
-    from benchmarks.common.stats import med
     from erpose_mm.engine import cpu_has_native_bf16
+    from erpose_mm.utils.machine import cpu_line
+
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else float('nan')
     lines = [f'CPU                : {cpu_line()}',
              f'torch threads      : {torch.get_num_threads()}']
     if cfg.optim_wrapper.get('type') == 'CPUBF16OptimWrapper':

@@ -113,7 +113,8 @@ def _predict(model, x, **test_cfg):
 def calibrated_model(tmp_path_factory, repo_root):
     """ER-Pose-n with both heads and random weights whose scores and keypoints are not
     degenerate (at initialisation every cell of a level has the same score)."""
-    from erpose_mm.deploy.export import build_model, make_random_checkpoint
+    from erpose_mm.deploy.export import build_model
+    from erpose_mm.testing import make_random_checkpoint
     cfg = osp.join(repo_root, 'configs/erpose/erpose-n_coco-640.py')
     ckpt = make_random_checkpoint(cfg, str(tmp_path_factory.mktemp('ckpt') / 'n.pth'), seed=0)
     return build_model(cfg, ckpt, deploy=False)

@@ -17,8 +17,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, REPO)
 
 import erpose_mm  # noqa: E402,F401
-from erpose_mm.deploy.export import (build_model, export_onnx,  # noqa: E402
-                                     make_random_checkpoint)
+from erpose_mm.deploy.export import build_model, export_onnx  # noqa: E402
+from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 from erpose_mm.structures import (candidate_oks, decode_settings, dedupe_keep,  # noqa: E402
                                   dedupe_setting, dedupe_topk, keypoints_to_bboxes)
 

@@ -1,6 +1,6 @@
 """Count the pose tracker's errors on synthetic walking sequences (no model needed).
 
-    python tools/analysis/eval_tracking.py [--seeds 0 1 2 3 4 5 6 7] [--pairs 4] [--frames 160]
+    python benchmarks/eval_tracking.py [--seeds 0 1 2 3 4 5 6 7] [--pairs 4] [--frames 160]
 
 Each sequence (erpose_mm/tracking/synthetic_walks.py): pairs of people walk towards each
 other and cross, the farther one hidden behind the nearer one for a while; the simulated
@@ -10,13 +10,10 @@ CLEAR-MOT counts (OKS >= 0.5 matches) for the tracker as the tools run it (``--t
 high threshold 0.3 = --score-thr, low 0.1, max age 30) and for two ablations.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from erpose_mm.tracking import PoseTracker, clear_mot, make_walking_scene, run_tracker  # noqa
-from erpose_mm.tracking.synthetic_walks import detections_with_true_ids  # noqa
+from erpose_mm.tracking import PoseTracker, clear_mot, make_walking_scene, run_tracker
+from erpose_mm.tracking.synthetic_walks import detections_with_true_ids
 
 VARIANTS = {
     'tools default (--track)': dict(high_thr=0.3, low_thr=0.1),

@@ -1,12 +1,12 @@
-"""Steps of tools/gpu_check.sh (each prints / writes JSON; ``report`` writes the markdown).
+"""Steps of benchmarks/gpu_check.sh (each prints / writes JSON; ``report`` writes the markdown).
 
-    python tools/gpu_check.py env      --out env.json
-    python tools/gpu_check.py parity   CFG CKPT IMG --out-dir D --device cuda --out parity.json
-    python tools/gpu_check.py peers    --out-dir D --device cuda --out peers.json   (peers venv)
-    python tools/gpu_check.py latency  CFG CKPT|none --onnx-dir D --device cuda --out latency.json
-    python tools/gpu_check.py train-summary WORK_DIR --wall-s S --out train.json
-    python tools/gpu_check.py tools    CFG CKPT ONNX IMG --out-dir D --device cuda --ort-device cuda --out tools.json
-    python tools/gpu_check.py report   --work-dir W --out gpu_check.md
+    python benchmarks/gpu_check.py env      --out env.json
+    python benchmarks/gpu_check.py parity   CFG CKPT IMG --out-dir D --device cuda --out parity.json
+    python benchmarks/gpu_check.py peers    --out-dir D --device cuda --out peers.json   (peers venv)
+    python benchmarks/gpu_check.py latency  CFG CKPT|none --onnx-dir D --device cuda --out latency.json
+    python benchmarks/gpu_check.py train-summary WORK_DIR --wall-s S --out train.json
+    python benchmarks/gpu_check.py tools    CFG CKPT ONNX IMG --out-dir D --device cuda --ort-device cuda --out tools.json
+    python benchmarks/gpu_check.py report   --work-dir W --out gpu_check.md
 
 ``peers`` runs in the Ultralytics environment (benchmarks/setup_peers_env.sh) and imports
 nothing of this project; the other steps run in the project environment. Timing: 640x640,
@@ -123,10 +123,9 @@ def _match(ref_k, ref_s, k, s, thr, at_least=10):
 
 def cmd_parity(args):
     import torch
-    sys.path.insert(0, REPO)
     import erpose_mm  # noqa: F401
-    from erpose_mm.deploy.export import (ERPoseExportModule, _calibration_batch, build_model,
-                                         export_onnx)
+    from erpose_mm.deploy.export import ERPoseExportModule, build_model, export_onnx
+    from erpose_mm.testing import calibration_batch
     os.makedirs(args.out_dir, exist_ok=True)
     f32 = osp.join(args.out_dir, 'erpose-n_fp32.onnx')
     f16 = osp.join(args.out_dir, 'erpose-n_fp16.onnx')
@@ -134,7 +133,7 @@ def cmd_parity(args):
         if not osp.exists(path):
             export_onnx(args.config, args.checkpoint, path, input_size=(INPUT, INPUT),
                         score_thr=0.0, fp16=half)
-    x = _calibration_batch([args.image], INPUT, torch.Generator()).float()
+    x = calibration_batch([args.image], INPUT, torch.Generator()).float()
     # score_thr 0: every row compared, none turned into padding
     model = ERPoseExportModule(build_model(args.config, args.checkpoint), score_thr=0.0).eval()
     with torch.no_grad():
@@ -213,7 +212,6 @@ def cmd_peers(args):
 # ----------------------------------------------------------------------------- latency
 def cmd_latency(args):
     import torch
-    sys.path.insert(0, REPO)
     import erpose_mm  # noqa: F401
     from erpose_mm.deploy.export import ERPoseExportModule, build_model, export_onnx
     from erpose_mm.deploy.fp16 import convert_onnx_to_fp16
@@ -353,7 +351,7 @@ def cmd_report(args):
                     'ort_providers', 'python', 'cpu'):
             lines.append(f'| {key} | {env.get(key)} |')
         lines.append('')
-    lines += ['Command: `bash tools/gpu_check.sh ' + ' '.join(args.argv) + '`', '']
+    lines += ['Command: `bash benchmarks/gpu_check.sh ' + ' '.join(args.argv) + '`', '']
     if any(train.values()):
         lines += ['## Training (ER-Pose-n, synthetic data, `configs/erpose/erpose-n_synthetic-256.py`)',
                   '', '| run | iterations | wall s | s/iter (log) | peak memory MB | val AP | AP50 |',

@@ -3,14 +3,14 @@
 
 Ultralytics (run in an environment with ultralytics, e.g. benchmarks/setup_peers_env.sh)::
 
-    YOLO_OFFLINE=1 python tools/model_converters/make_test_fixture.py ultralytics \\
+    YOLO_OFFLINE=1 python tests/make_test_fixture.py ultralytics \\
         tests/fixtures/yolov8_converter
 
 MMYOLO (run in the project environment; MMYOLO 0.6.0's package ``__init__`` refuses
 mmcv 2.1, so its source is given as an unpacked wheel and imported module by module)::
 
     pip download mmyolo==0.6.0 --no-deps -d /tmp/w && unzip -q /tmp/w/mmyolo-*.whl -d /tmp/mmyolo
-    python tools/model_converters/make_test_fixture.py mmyolo tests/fixtures/yolov8_converter \\
+    python tests/make_test_fixture.py mmyolo tests/fixtures/yolov8_converter \\
         --mmyolo-src /tmp/mmyolo
 
 Each model is built from the framework's own definition (Ultralytics yaml, MMYOLO

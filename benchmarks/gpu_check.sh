@@ -16,7 +16,7 @@
 #      AMP, with the peers) and the loss alone (benchmarks/loss_ops.py);
 #   7. write WORK_DIR/gpu_check.md (and --out).
 #
-#   bash tools/gpu_check.sh [--work-dir DIR] [--out FILE.md] [--cuda cu130|cu128]
+#   bash benchmarks/gpu_check.sh [--work-dir DIR] [--out FILE.md] [--cuda cu130|cu128]
 #                           [--iters 300] [--python PY] [--peers-python PY]
 #                           [--ort-device auto|cuda|cpu] [--cpu-smoke] [--dry-run]
 #
@@ -96,7 +96,7 @@ if [ "$DEVICE" = cuda ] && [ "$DRY_RUN" != "1" ]; then
   "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
     || die "$PY: torch sees no GPU (torch.cuda.is_available() is False); --cpu-smoke runs the CPU steps"
 fi
-CHECK=("$PY" "$ROOT/tools/gpu_check.py")
+CHECK=("$PY" "$ROOT/benchmarks/gpu_check.py")
 run "${CHECK[@]}" env --out "$WORK/env.json"
 
 # 2. data and a test image
@@ -107,8 +107,7 @@ if [ ! -f "$DATA/annotations/person_keypoints_val.json" ]; then
     --num-train "$N_TRAIN" --num-val "$N_VAL" --workers "$(nproc)" --no-progress
 fi
 IMG="$WORK/people.jpg"
-[ -f "$IMG" ] || run "$PY" -c "import sys; sys.path.insert(0, '$ROOT')
-from erpose_mm.datasets.synthetic.demo import write_demo_image
+[ -f "$IMG" ] || run "$PY" -c "from erpose_mm.datasets.synthetic.demo import write_demo_image
 write_demo_image('$IMG', 640, 480, seed=0, num_people=4)"
 
 # 3. training without / with --amp, evaluation
@@ -162,7 +161,7 @@ if [ -x "$PEERS_PY" ]; then
   if done_before "$WORK/peers.json" peers; then
     PEERS_ARGS=(--peers-json "$WORK/peers.json")
   elif run env YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$(dirname "$(dirname "$PEERS_PY")")/yolo_config" \
-      "$PEERS_PY" "$ROOT/tools/gpu_check.py" peers --out-dir "$WORK/onnx" --device "$DEVICE" \
+      "$PEERS_PY" "$ROOT/benchmarks/gpu_check.py" peers --out-dir "$WORK/onnx" --device "$DEVICE" \
       --iters "$LAT_ITERS" --warmup "$LAT_WARMUP" --out "$WORK/peers.json"; then
     PEERS_ARGS=(--peers-json "$WORK/peers.json")
   else

@@ -1,6 +1,6 @@
 """Images per second of the ONNX runner at several batch sizes (CPU by default).
 
-    python tools/analysis/onnx_batch_throughput.py [--onnx M.onnx] [--images DIR]
+    python -m benchmarks.onnx_batch_throughput [--onnx M.onnx] [--images DIR]
         [--batch-sizes 1 8] [--threads 1] [--passes 5] [--num-images 32] [--device cpu]
 
 Times ``ERPoseONNX.predict_batch`` (letterbox + ONNX Runtime + mapping back) over
@@ -23,9 +23,9 @@ import time
 import cv2
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-from benchmarks.common.machine import cpu_line  # noqa: E402
+from benchmarks.common.machine import cpu_line
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_images(folder, n):
@@ -53,7 +53,8 @@ def main(argv=None) -> int:
     from erpose_mm.deploy import ERPoseONNX
     path = args.onnx
     if path is None:
-        from erpose_mm.deploy.export import export_onnx, make_random_checkpoint
+        from erpose_mm.deploy.export import export_onnx
+        from erpose_mm.testing import make_random_checkpoint
         tmp = tempfile.mkdtemp(prefix='erpose_batch_')
         cfg = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
         ckpt = make_random_checkpoint(cfg, osp.join(tmp, 'n.pth'), seed=0)
