@@ -2,7 +2,7 @@
 each other, with ground-truth keypoint tracks and the detections a pose detector would
 give (noisy keypoints, missed people, low scores under occlusion, false positives).
 
-Used by ``tests/test_tracking.py`` and ``tools/analysis/eval_tracking.py`` to count ID
+Used by ``tests/unit/tracking/test_tracking.py`` and ``benchmarks/eval_tracking.py`` to count ID
 switches of :class:`~erpose_mm.tracking.pose_tracker.PoseTracker` against ground truth
 without a trained model. Pure numpy.
 
