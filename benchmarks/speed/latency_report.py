@@ -11,8 +11,6 @@ from benchmarks.common.stats import med
 # ratios of ER-Pose-n end-to-end to the peers (ORT, 1 thread)
 TARGET_VS_V8 = 0.65
 TARGET_VS_26 = 0.75
-# reference "model only, 1 thread" numbers measured by others on this machine
-REF_MODEL_MS = {'yolov8n-pose': 102.0, 'yolo26n-pose': 89.0}
 
 
 def summarize(results: Dict[str, List[dict]], meta: Dict[str, dict]) -> List[dict]:
@@ -95,12 +93,6 @@ def targets(rows) -> List[str]:
             ok = er <= TARGET_VS_26 * y26
             lines.append(f'- ORT {t} thread(s), wall median: ER-Pose-n e2e / YOLO26n-pose e2e = {er / y26:.2f} '
                          f'(target <= {TARGET_VS_26}) -> {"MET" if ok else "MISSED"}')
-    for name, ref in REF_MODEL_MS.items():
-        m, mc = get(name, k='model_ms'), get(name, k='model_cpu_ms')
-        if m:
-            lines.append(f'- {name} model-only at 1 thread here: {m:.1f} ms wall, {fmt(mc)} ms CPU '
-                         f'(reference measured earlier on this machine: ~{ref:.0f} ms; wall ratio '
-                         f'{m / ref:.2f} ~ how loaded this run was)')
     return lines
 
 
