@@ -4,9 +4,9 @@ With a ``paramwise_cfg`` (ours: no weight decay on norms and biases), MMEngine's
 ``DefaultOptimWrapperConstructor`` gives every parameter its own group: 223 groups for
 ER-Pose-n, with two distinct settings among them. PyTorch's optimisers loop over groups in
 Python, and their multi-tensor (``foreach``) kernels, the default on a GPU, batch tensors
-only within a group, so AdamW launched per-parameter kernels: the optimiser step took 36 ms of
-ER-Pose-n's 114 ms training step at batch 32 on an H200, against 8 ms for YOLOv8n-pose's
-three groups (``docs/train_speed_gpu.md``). Merging groups of equal settings leaves every
+only within a group, so AdamW launches per-parameter kernels: with MMEngine's constructor the
+optimiser step takes 36 ms of ER-Pose-n's 114 ms training step at batch 32 on an H200, against
+8 ms for YOLOv8n-pose's three groups (``benchmarks/results/train_speed_gpu.md``). Merging groups of equal settings leaves every
 parameter's update unchanged (each update reads only its own group's hyper-parameters) and
 cuts the groups to two.
 
