@@ -1,7 +1,21 @@
 """Small, named adapters for known breakages of the pinned OpenMMLab stack.
 
-Each adapter is applied by :func:`apply_all` (called from ``erpose_mm/__init__.py``), is
-active only where its upstream problem exists, and says which problem it works around.
+Each adapter is active only where its upstream problem exists, says which problem it works
+around, and is idempotent. ``import erpose_mm`` applies none of them except
+:func:`stub_torchvision_if_unusable`, without which ``mmpose.models`` -- and so the
+registration itself -- cannot be imported where torchvision is missing or broken.
+
+The others are applied explicitly, by :func:`apply_stack_adapters`, where they are needed:
+
+* ``erpose_mm.engine.ERPoseRunner`` (``__init__``): training and testing through it;
+* ``tools/infer.py``, ``tools/deploy.py`` and :func:`erpose_mm.deploy.export.load_model`:
+  loading an MMEngine checkpoint, MMPose's visualizer, MMDeploy's ``visualize_model``;
+* ``tests/conftest.py`` (the whole test session) and the benchmarks that build models from
+  checkpoints or run an MMEngine ``Runner``.
+
+A script of its own that loads MMEngine checkpoints on torch >= 2.6, draws with MMPose's
+visualizer on numpy >= 2.4, or trains with MMEngine's plain ``Runner`` calls
+``erpose_mm.compat.apply_stack_adapters()`` after ``import erpose_mm``.
 See ``../shared/stack.md`` / ``docs/install.md``.
 """
 import importlib
@@ -182,7 +196,14 @@ def fix_opencv_visualizer_radius() -> bool:
     return True
 
 
-def apply_all() -> None:
+def apply_stack_adapters() -> None:
+    """Apply every runtime adapter of the stack (idempotent; each only where its problem
+    exists): :func:`stub_torchvision_if_unusable`, :func:`allow_full_checkpoint_loading`
+    (torch >= 2.6), :func:`fix_opencv_visualizer_radius` (numpy >= 2.4) and
+    :func:`erpose_mm.engine.safe_checkpoint.install` (atomic checkpoint writes, resume
+    from the newest complete checkpoint)."""
     stub_torchvision_if_unusable()
     allow_full_checkpoint_loading()
     fix_opencv_visualizer_radius()
+    from .engine import safe_checkpoint
+    safe_checkpoint.install()

@@ -37,21 +37,22 @@ BAD_INPUT_CASES = [
 
 
 def run_onnx_tool_without_torch(argv, timeout: int = 300) -> None:
-    """Run tools/onnx_infer.py with ``argv`` in a fresh interpreter and assert it succeeds
-    without importing torch, MMPose, MMEngine, mmcv or erpose_mm."""
+    """Run tools/onnx_infer.py with ``argv`` in a fresh interpreter (as ``python -m
+    tools.onnx_infer`` from the repository root) and assert it succeeds without importing
+    torch, MMPose, MMEngine or mmcv."""
     import subprocess
     import sys
     code = ('import runpy, sys\n'
             f"sys.argv = ['onnx_infer.py'] + {list(argv)!r}\n"
             'try:\n'
-            f"    runpy.run_path({osp.join(REPO, 'tools/onnx_infer.py')!r}, run_name='__main__')\n"
+            "    runpy.run_module('tools.onnx_infer', run_name='__main__', alter_sys=True)\n"
             'except SystemExit as e:\n'
             '    assert not e.code, e.code\n'
-            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv', 'erpose_mm') "
+            "bad = [m for m in ('torch', 'mmpose', 'mmengine', 'mmcv') "
             'if m in sys.modules]\n'
             "assert not bad, bad\nprint('ok')\n")
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, cwd=REPO)
     assert p.returncode == 0 and 'ok' in p.stdout, p.stderr[-3000:]
 
 

@@ -1,6 +1,8 @@
+"""Shared fixtures. The repository root and ``tests/`` are on ``sys.path`` by pytest.ini's
+``pythonpath``: tests import ``erpose_mm``, ``tools.<name>``, ``benchmarks.<name>`` and
+the helpers here (``bad_inputs``) by name."""
 import os
 import os.path as osp
-import sys
 import warnings
 from types import SimpleNamespace
 
@@ -8,9 +10,17 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED = osp.join(osp.dirname(REPO), 'shared')
-sys.path.insert(0, REPO)
 warnings.filterwarnings('ignore', message='The metainfo config file')
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+def pytest_configure(config) -> None:
+    """The stack adapters for the whole session, as the tools and ``ERPoseRunner`` apply
+    them (checkpoint loading on torch >= 2.6, MMPose's visualizer on numpy >= 2.4, atomic
+    checkpoints): tests load checkpoints and build runners directly."""
+    import erpose_mm  # noqa: F401
+    from erpose_mm.compat import apply_stack_adapters
+    apply_stack_adapters()
 
 
 @pytest.fixture(scope='session')

@@ -32,8 +32,6 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Export ER-Pose to a backend with MMDeploy.')
@@ -178,7 +176,7 @@ def check_checkpoint(model_cfg, model_cfg_path: str, checkpoint: str,
 
 def check_image(path: str, what: str) -> None:
     """Exit with one line when ``path`` cannot be decoded as an image (as MMPose would)."""
-    from erpose_mm.deploy.onnx_runner import InputError, read_image
+    from erpose_mm.runtime.image_io import InputError, read_image
     try:
         read_image(path)
     except InputError as e:
@@ -193,7 +191,9 @@ def main(argv=None):
     if args.dump_info:
         sys.exit('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
 
-    import erpose_mm  # noqa: F401  (registers models; installs the rewriter hook)
+    import erpose_mm  # noqa: F401  (registers models)
+    from erpose_mm.compat import apply_stack_adapters
+    apply_stack_adapters()  # checkpoint loading (torch >= 2.6), MMDeploy's visualize_model
     deploy_config = check_deploy_config(args.deploy_cfg)
     model_config = check_model_config(args.model_cfg)
     input_size = check_input_shape(deploy_config, args.deploy_cfg, model_config,

@@ -16,26 +16,25 @@ track_id with --track; for a video ``[{frame_id, instances}]``) and DIR/visualiz
 NAME being the input's file name (``a.jpg.json``, so ``a.jpg`` and ``a.png`` do not
 collide). Files of an earlier run are not replaced unless ``--overwrite``. The options,
 outputs and default thresholds are those of ``tools/onnx_infer.py``: the loop is
-``erpose_mm/apis/inference_runner.py``.
+``erpose_mm/runtime/inference_loop.py``.
 
 The model runs through ``MMPoseInferencer(pose2d=..., pose2d_weights=...)``: its pipeline
 (``BottomupResize``), data preprocessor and ``bbox_thr`` -> head ``score_thr``; a batch
 of images is collated into one ``model.test_step`` call (MMPoseInferencer itself feeds one
 image at a time). A checkpoint that does not fit the config (another scale, keypoint
 count or model) is refused with one line unless ``--allow-partial-checkpoint``.
-``import erpose_mm`` comes before ``mmpose.apis`` (torchvision stub,
-ER-Pose registration, the numpy-2.4 visualizer fix, model aliases).
+``import erpose_mm`` comes before ``mmpose.apis`` (torchvision stub, ER-Pose registration,
+model aliases), then ``erpose_mm.compat.apply_stack_adapters()`` (full checkpoint loading
+on torch >= 2.6, the numpy-2.4 visualizer fix).
 """
 import argparse
 import os.path as osp
 import sys
 from typing import List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 def parse_args(argv=None):
-    from erpose_mm.apis.inference_runner import add_common_args
+    from erpose_mm.runtime.cli import add_common_args
     p = argparse.ArgumentParser(description='ER-Pose inference (PyTorch, MMPoseInferencer)')
     p.add_argument('config', help="model config (configs/erpose/*.py) or alias ('erpose-n')")
     p.add_argument('checkpoint', help='checkpoint (.pth)')
@@ -49,7 +48,7 @@ def parse_args(argv=None):
 def check_device(device: str) -> str:
     """'cpu', 'cuda' or 'cuda:N' that torch can use; raise DeviceError (one line)."""
     import torch
-    from erpose_mm.apis.inference_runner import DeviceError
+    from erpose_mm.runtime.onnx_runner import DeviceError
     d = device.lower()
     if d == 'cpu':
         return d
@@ -130,8 +129,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import erpose_mm  # noqa: F401  (must precede mmpose.apis, see the module docstring)
     from erpose_mm.apis import find_model
-    from erpose_mm.apis.inference_runner import (InferenceLoop, InputError, check_common_args,
-                                                 model_score_thr, parse_source)
+    from erpose_mm.compat import apply_stack_adapters
+    from erpose_mm.runtime.cli import check_common_args, model_score_thr
+    from erpose_mm.runtime.inference_loop import InferenceLoop, InputError, parse_source
+    apply_stack_adapters()  # checkpoint loading (torch >= 2.6), MMPose's visualizer
     if not osp.isfile(args.config) and find_model(args.config) is None:
         print(f'error: model config not found: {args.config} (a file, or a name of '
               'configs/erpose/metafile.yml such as erpose-n)', file=sys.stderr)

@@ -10,31 +10,19 @@ the output has the fp32 model's inputs, outputs and runner metadata, so
 ``tools/onnx_infer.py OUT.onnx ...`` runs it as is. Exit status 2 with one ``error:`` line on
 bad input (model or calibration folder missing, no images, unreadable image).
 
-Torch-free: ``erpose_mm/deploy/quantize.py`` (and its siblings) are loaded by path, so
-``erpose_mm/__init__`` never runs.
+Torch-free: run as a script it sets ``ERPOSE_MM_RUNTIME_ONLY=1`` before importing
+``erpose_mm.deploy.quantize``, so ``import erpose_mm`` registers nothing and loads
+neither torch nor MMPose.
 """
-import importlib.util
-import os.path as osp
+import os
 import sys
-
-_MODULE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'erpose_mm', 'deploy',
-                   'quantize.py')
-
-
-def load_quantize():
-    """erpose_mm/deploy/quantize.py, loaded by path (torch-free)."""
-    name = 'erpose_quantize_standalone'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _MODULE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def main(argv=None) -> int:
-    return load_quantize().main(argv)
+    from erpose_mm.deploy.quantize import main as quantize_main
+    return quantize_main(argv)
 
 
 if __name__ == '__main__':
+    os.environ.setdefault('ERPOSE_MM_RUNTIME_ONLY', '1')
     sys.exit(main())

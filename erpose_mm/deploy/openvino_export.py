@@ -8,7 +8,7 @@ become FakeQuantize: the IR of an INT8 QDQ model runs the network in INT8) and
 ``openvino.save_model`` writes it with float32 weights (``compress_to_fp16=False``: the
 IR holds what the ONNX file holds). The runner metadata (ONNX ``metadata_props`` key
 ``erpose``) is stored as the IR's ``rt_info`` entry ``erpose`` (JSON), which
-:class:`ERPoseONNX(..., backend='openvino') <erpose_mm.deploy.onnx_runner.ERPoseONNX>`
+:class:`ERPoseONNX(..., backend='openvino') <erpose_mm.runtime.onnx_runner.ERPoseONNX>`
 reads back.
 
 OpenVINO is an optional dependency: ``pip install -e .[openvino]`` (or

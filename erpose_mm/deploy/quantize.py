@@ -7,7 +7,7 @@ Steps (:func:`quantize_onnx`):
 1. ONNX Runtime's pre-processing (``quant_pre_process``: symbolic shape inference and
    graph optimisation) of the fp32 model;
 2. calibration over images letterboxed exactly as the runner feeds the model
-   (:meth:`ERPoseONNX.preprocess <erpose_mm.deploy.onnx_runner.ERPoseONNX.preprocess>`,
+   (:meth:`ERPoseONNX.preprocess <erpose_mm.runtime.onnx_runner.ERPoseONNX.preprocess>`,
    the model's own metadata: size, padding, mean / std);
 3. ``quantize_static`` in QDQ format, int8 per-channel weights, uint8 activations, **only
    the convolutional network**: every ``Conv`` and every node a ``Conv`` depends on (the
@@ -18,8 +18,9 @@ Steps (:func:`quantize_onnx`):
 4. the ``erpose`` metadata (and every other ``metadata_props`` entry) is copied, so
    :class:`ERPoseONNX` and ``tools/onnx_infer.py`` run the INT8 file like the fp32 one.
 
-The file is torch-free (numpy, onnx, onnxruntime, cv2): ``tools/quantize_onnx.py`` loads it
-by path, with its sibling ``onnx_runner.py``. (ONNX Runtime's own ``onnxruntime.tools``
+The module is torch-free (numpy, onnx, onnxruntime, cv2; the runner of
+:mod:`erpose_mm.runtime`): ``tools/quantize_onnx.py`` imports it with
+``ERPOSE_MM_RUNTIME_ONLY=1``, so no torch is loaded for the package. (ONNX Runtime's own ``onnxruntime.tools``
 package, which ``quant_pre_process`` uses, imports torch when torch is installed; without
 torch everything here works the same.)
 """
@@ -33,28 +34,8 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
-
-def _sibling(file: str, name: str):
-    """A module of this folder, imported as part of erpose_mm or loaded by path."""
-    try:
-        from importlib import import_module
-        if __package__:
-            return import_module(f'{__package__}.{file[:-3]}')
-    except ImportError:
-        pass
-    import importlib.util
-    key = f'erpose_{name}_standalone'
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            key, osp.join(osp.dirname(osp.abspath(__file__)), file))
-        sys.modules[key] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[key])
-    return sys.modules[key]
-
-
-_runner = _sibling('onnx_runner.py', 'onnx_runner')
-InputError = _runner.InputError
-IMAGE_EXTS = _runner.IMAGE_EXTS
+from ..runtime.image_io import IMAGE_EXTS, InputError, read_image
+from ..runtime.onnx_runner import ERPoseONNX
 
 #: op types whose inputs / outputs the INT8 network quantizes (the ER-Pose, YOLO body ops)
 BODY_OP_TYPES = ('Conv', 'Mul', 'Add', 'Sigmoid', 'Concat', 'MaxPool', 'Resize', 'Split',
@@ -196,7 +177,7 @@ class ImageCalibrationReader:
         if path is None:
             return None
         try:
-            img = _runner.read_image(path)
+            img = read_image(path)
         except InputError as e:
             raise QuantizeError(f'calibration: {e}') from None
         x = self.preprocess(img)
@@ -288,7 +269,7 @@ def quantize_onnx(fp32_onnx: str, out_onnx: str,
     except Exception as e:
         raise QuantizeError(f'{fp32_onnx}: cannot load ONNX model ({type(e).__name__})') from None
     if preprocess is None:
-        preprocess = _runner.ERPoseONNX(fp32_onnx, num_threads=1).preprocess
+        preprocess = ERPoseONNX(fp32_onnx, num_threads=1).preprocess
     input_name = fp32.graph.input[0].name
     out_dir = osp.dirname(osp.abspath(out_onnx))
     os.makedirs(out_dir, exist_ok=True)

@@ -4,6 +4,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..compat import apply_stack_adapters
 from ..utils.checkpoint_fit import (CheckpointMismatchError, check_checkpoint_fits,
                                     plan_finetune_load, state_dict_of)
 
@@ -34,9 +35,17 @@ class ERPoseRunner(Runner):
     the fresh layers keep exactly the initialisation a run from scratch gets. Resuming
     (``--resume``) is MMEngine's (with :mod:`erpose_mm.engine.safe_checkpoint`'s
     fallback for a broken ``last_checkpoint``).
+
+    Building one applies :func:`erpose_mm.compat.apply_stack_adapters` (checkpoint
+    loading on torch >= 2.6, atomic checkpoint writes, the resume fallback), which every
+    run through it needs.
     """
 
     _erpose_training = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        apply_stack_adapters()
+        super().__init__(*args, **kwargs)
 
     def train(self):
         self._erpose_training = True

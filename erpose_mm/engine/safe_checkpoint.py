@@ -1,8 +1,8 @@
 """Checkpoints that are never truncated, and a resume that survives a broken ``last_checkpoint``.
 
-Two named adapters of MMEngine 0.10's checkpoint I/O, installed by :func:`install` (called
-on ``import erpose_mm``, so MMPose's own tools get them too through the configs'
-``custom_imports``):
+Two named adapters of MMEngine 0.10's checkpoint I/O, installed by :func:`install` (through
+:func:`erpose_mm.compat.apply_stack_adapters`: ``ERPoseRunner`` applies it, a script that
+trains with MMEngine's plain ``Runner`` calls it first):
 
 * :func:`atomic_save_checkpoint` replaces ``mmengine.runner.checkpoint.save_checkpoint``
   (what ``Runner.save_checkpoint`` -- and so ``CheckpointHook``, incl. best checkpoints --

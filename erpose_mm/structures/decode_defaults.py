@@ -9,11 +9,11 @@ user sees drawn is a separate, higher display threshold of the inference tools.
 """
 from typing import Optional, Tuple
 
-DEFAULT_SCORE_THR = 0.01
-DEFAULT_MAX_PER_IMG = 100
-# OKS threshold of the optional parallel dedupe over the top-k (erpose_mm/structures/dedupe.py);
-# None: off, the decode stays a plain top-k
-DEFAULT_DEDUPE_THR: Optional[float] = None
+# the values live with the torch-free runtime's other constants
+from ..runtime.constants import DEFAULT_DEDUPE_THR, DEFAULT_MAX_PER_IMG, DEFAULT_SCORE_THR
+
+__all__ = ['DEFAULT_DEDUPE_THR', 'DEFAULT_MAX_PER_IMG', 'DEFAULT_SCORE_THR', 'decode_settings',
+           'dedupe_setting']
 
 
 def decode_settings(test_cfg: Optional[dict] = None,

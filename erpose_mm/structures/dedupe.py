@@ -22,14 +22,14 @@ so PyTorch, ONNX Runtime and the numpy runner could disagree on near-0.5 scores.
 the occluded guesses of two different overlapping people only lowers their OKS, i.e.
 errs towards keeping both.
 
-:func:`erpose_mm.deploy.onnx_runner.dedupe_rows` is the same maths in numpy.
+:func:`erpose_mm.runtime.onnx_runner.dedupe_rows` is the same maths in numpy.
 """
 from typing import Dict, Optional
 
 import torch
 from torch import Tensor
 
-AREA_PER_BOX = 0.53   # COCO: person area ~ 0.53 x box area (heads/targets.py)
+from ..runtime.constants import AREA_PER_BOX
 
 
 def check_dedupe_thr(thr: Optional[float], name: str = 'dedupe_thr') -> Optional[float]:

@@ -11,10 +11,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-try:  # part of erpose_mm, or loaded by path next to pose_tracker.py
-    from .pose_tracker import default_sigmas, keypoint_area, pairwise_oks
-except ImportError:  # pragma: no cover
-    from pose_tracker import default_sigmas, keypoint_area, pairwise_oks
+from ..runtime.tracker import default_sigmas, keypoint_area, visible_oks_matrix
 
 
 def clear_mot(gt_frames: Sequence[Sequence[dict]], pred_frames: Sequence[Sequence[dict]],
@@ -50,7 +47,7 @@ def clear_mot(gt_frames: Sequence[Sequence[dict]], pred_frames: Sequence[Sequenc
         p_k = np.array([p['keypoints'] for p in preds], np.float64)
         p_v = np.ones(p_k.shape[:2], bool)
         area = np.repeat(keypoint_area(g_k, g_v)[:, None], len(preds), 1)
-        sim = pairwise_oks(g_k, g_v, p_k, p_v, area, default_sigmas(g_k.shape[1]))
+        sim = visible_oks_matrix(g_k, g_v, p_k, p_v, area, default_sigmas(g_k.shape[1]))
         p_ids = [int(p['track_id']) for p in preds]
         pairs = {}
         # keep last frame's correspondences that are still valid

@@ -3,7 +3,7 @@ each other, with ground-truth keypoint tracks and the detections a pose detector
 give (noisy keypoints, missed people, low scores under occlusion, false positives).
 
 Used by ``tests/unit/tracking/test_tracking.py`` and ``benchmarks/eval_tracking.py`` to count ID
-switches of :class:`~erpose_mm.tracking.pose_tracker.PoseTracker` against ground truth
+switches of :class:`~erpose_mm.runtime.tracker.PoseTracker` against ground truth
 without a trained model. Pure numpy.
 
 Geometry: a COCO-17 walking figure (legs and arms swing with the walking phase), feet on

@@ -139,11 +139,7 @@ def broken_checkpoints(tmp_path_factory):
 @pytest.mark.parametrize('kind', ['empty', 'truncated', 'text'])
 def test_infer_refuses_a_file_that_is_no_checkpoint(broken_checkpoints, kind, demo_images,
                                                     tmp_path, capsys, repo_root):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('erpose_infer_tool_ckpt',
-                                                  osp.join(repo_root, 'tools/infer.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from tools import infer as tool
     path = broken_checkpoints[kind]
     rc = tool.main([osp.join(repo_root, CFG), path, demo_images.img,
                     '--out-dir', str(tmp_path / 'out')])

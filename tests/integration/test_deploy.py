@@ -18,7 +18,6 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 from bad_inputs import (BAD_INPUT_CASES, make_bad_inputs,  # noqa: E402
                         run_onnx_tool_without_torch)
@@ -37,16 +36,8 @@ needs_mmdeploy = pytest.mark.skipif(importlib.util.find_spec('mmdeploy') is None
                                     reason='mmdeploy is not installed')
 
 
-def load_runner():
-    path = osp.join(REPO, 'erpose_mm', 'deploy', 'onnx_runner.py')
-    spec = importlib.util.spec_from_file_location('erpose_onnx_runner_test', path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-runner_mod = load_runner()
+from erpose_mm.runtime import cli as cli_mod  # noqa: E402
+from erpose_mm.runtime import onnx_runner as runner_mod  # noqa: E402
 
 
 def random_ckpt(cfg, path, seed, demo_images):
@@ -222,11 +213,8 @@ def test_mmdeploy_tool_static(work, ckpt_n, model_n, demo_images):
 
 
 def _deploy_tool():
-    spec = importlib.util.spec_from_file_location('erpose_deploy_tool',
-                                                  osp.join(REPO, 'tools/deploy.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    from tools import deploy
+    return deploy
 
 
 @needs_mmdeploy
@@ -260,11 +248,13 @@ def test_mmdeploy_tensorrt_cfg(work, ckpt_n, demo_images):
 
 
 @needs_mmdeploy
-def test_import_is_lazy_and_hook_registers_rewriters():
+def test_import_is_lazy_and_rewriters_register_explicitly():
     code = ('import sys, erpose_mm\n'
             "assert 'mmdeploy' not in sys.modules, 'import erpose_mm imported mmdeploy'\n"
             'from mmdeploy.core import FUNCTION_REWRITER\n'
-            "assert 'erpose_mm.deploy.rewriters' in sys.modules\n"
+            "assert 'erpose_mm.deploy.rewriters' not in sys.modules, 'an import hook ran'\n"
+            'from erpose_mm.deploy import register_mmdeploy_rewriters\n'
+            'assert register_mmdeploy_rewriters()\n'
             'rec = FUNCTION_REWRITER._registry._rewrite_records\n'
             "assert 'erpose_mm.models.heads.erpose_head.ERPoseHead.forward' in rec, list(rec)[:5]\n"
             "assert 'torch.onnx.export' in rec\n"
@@ -324,7 +314,7 @@ def bad_inputs(work, demo_images):
 @pytest.mark.parametrize('name,msg', BAD_INPUT_CASES)
 def test_runner_cli_bad_input(name, msg, bad_inputs, onnx_n320, capsys):
     path = str(bad_inputs / name)
-    rc = runner_mod.main([onnx_n320, path, '--out-dir', str(bad_inputs / 'out')])
+    rc = cli_mod.onnx_main([onnx_n320, path, '--out-dir', str(bad_inputs / 'out')])
     err = capsys.readouterr().err
     assert rc == 2
     assert path in err and msg in err, err
@@ -332,14 +322,14 @@ def test_runner_cli_bad_input(name, msg, bad_inputs, onnx_n320, capsys):
 
 
 def test_runner_cli_missing_model(bad_inputs, capsys, demo_images):
-    rc = runner_mod.main([str(bad_inputs / 'nope.onnx'), demo_images.img])
+    rc = cli_mod.onnx_main([str(bad_inputs / 'nope.onnx'), demo_images.img])
     err = capsys.readouterr().err
     assert rc == 2 and 'nope.onnx' in err and 'not found' in err
 
 
 def test_runner_mixed_folder_skips_bad_files(bad_inputs, onnx_n320, capsys):
     out = bad_inputs / 'out_mixed'
-    rc = runner_mod.main([onnx_n320, str(bad_inputs / 'mixed'), '--out-dir', str(out)])
+    rc = cli_mod.onnx_main([onnx_n320, str(bad_inputs / 'mixed'), '--out-dir', str(out)])
     err = capsys.readouterr().err
     assert rc == 0
     assert str(bad_inputs / 'mixed' / 'b.jpg') in err and 'readme' not in err

@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
@@ -39,12 +38,8 @@ SHOW_THR = 0.3    # people compared: fp32 score above this
 
 
 def load_runner():
-    path = osp.join(REPO, 'erpose_mm', 'deploy', 'onnx_runner.py')
-    spec = importlib.util.spec_from_file_location('erpose_onnx_runner_fp16', path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from erpose_mm.runtime import onnx_runner
+    return onnx_runner
 
 
 @pytest.fixture(scope='module')

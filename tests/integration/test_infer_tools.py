@@ -5,7 +5,6 @@ unique output names, no silent overwrite, truncated videos, the MMPose model ali
 Python one-liner. Random-weight ER-Pose-n (synthetic 256 config) on generated images: no
 data needed.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,31 +15,22 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import erpose_mm  # noqa: F401
+from bad_inputs import run_onnx_tool_without_torch
+from erpose_mm.deploy.export import export_onnx
+from erpose_mm.runtime import cli as cli_mod
+from erpose_mm.runtime import inference_loop as loop_mod
+from erpose_mm.runtime.drawing import track_color
+from erpose_mm.testing import make_random_checkpoint
+from erpose_mm.tracking import clear_mot, make_walking_scene
+from tools import infer as infer_tool
+from tools import onnx_infer as onnx_tool
 
-import erpose_mm  # noqa: E402,F401
-from bad_inputs import run_onnx_tool_without_torch  # noqa: E402
-from erpose_mm.apis import inference_runner as loop_mod  # noqa: E402
-from erpose_mm.deploy.export import export_onnx  # noqa: E402
-from erpose_mm.testing import make_random_checkpoint  # noqa: E402
-from erpose_mm.deploy.onnx_runner import track_color  # noqa: E402
-from erpose_mm.tracking import clear_mot, make_walking_scene  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 ort = pytest.importorskip('onnxruntime')
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 ALIAS = 'erpose-n_synthetic'   # configs/erpose/metafile.yml
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-infer_tool = _load('tools/infer.py', 'erpose_infer_tool_t')
-onnx_tool = _load('tools/onnx_infer.py', 'erpose_onnx_tool_t')
 
 
 def synthetic_image(seed, w=320, h=240):
@@ -331,18 +321,18 @@ def test_track_ids_in_json_and_colours(work, monkeypatch):
             return True, np.zeros((270, 480, 3), np.uint8)
     monkeypatch.setattr(cv2, 'VideoCapture', lambda t, *a: Blank(t))
     out = work / 'track_loop'
-    args = loop_mod.argparse.ArgumentParser()
-    loop_mod.add_common_args(args)
+    args = cli_mod.argparse.ArgumentParser()
+    cli_mod.add_common_args(args)
     args = args.parse_args(['webcam', '--out-dir', str(out), '--track', '--batch-size', '4',
                             '--no-bbox'])
     drawn = []
-    real_draw = loop_mod._io.draw_poses
+    real_draw = loop_mod.draw_poses
 
     def draw(img, people, *a, **k):
         vis = real_draw(img, people, *a, **k)
         drawn.append((vis, people))
         return vis
-    monkeypatch.setattr(loop_mod._io, 'draw_poses', draw)
+    monkeypatch.setattr(loop_mod, 'draw_poses', draw)
     skeleton = [(5, 7), (7, 9), (11, 13), (13, 15)]
     assert loop_mod.InferenceLoop(predict, args, skeleton).run(loop_mod.parse_source(
         'webcam')) == 0
@@ -394,7 +384,7 @@ def test_both_tools_same_schema_and_threshold(onnx_dyn, ckpt, images, work):
     n = min(len(kt), len(ko))
     assert np.abs(kt[-n:] - ko[-n:]).max() < 1e-3
     ta = infer_tool.parse_args([CFG, ckpt, f])
-    oa = onnx_tool.load_loop().build_onnx_parser().parse_args([onnx_dyn, f])
+    oa = cli_mod.build_onnx_parser().parse_args([onnx_dyn, f])
     assert ta.score_thr == oa.score_thr == 0.3
 
 

@@ -6,18 +6,16 @@ import json
 import os
 import os.path as osp
 import shutil
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 from bad_inputs import BAD_INPUT_CASES, make_bad_inputs  # noqa: E402
 import erpose_mm  # noqa: E402,F401  (before mmpose.apis: torchvision stub, registration)
-from erpose_mm.deploy import onnx_runner  # noqa: E402
+from erpose_mm.runtime import onnx_runner  # noqa: E402
 from erpose_mm.deploy.export import export_onnx  # noqa: E402
 from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 
@@ -25,16 +23,7 @@ CFG_N = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 THR = 0.3
 
 
-def load_infer_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('erpose_infer_tool',
-                                                  osp.join(REPO, 'tools/infer.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-infer_tool = load_infer_tool()
+from tools import infer as infer_tool  # noqa: E402
 
 
 @pytest.fixture(scope='module')

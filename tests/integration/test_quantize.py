@@ -15,12 +15,15 @@ import sys
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+from bad_inputs import run_onnx_tool_without_torch
+from erpose_mm.deploy import openvino_export as ox
+from erpose_mm.deploy import quantize as qz
+from erpose_mm.deploy.export import export_onnx
+from erpose_mm.runtime import cli as cli_mod
+from erpose_mm.runtime import onnx_runner as runner_mod
+from erpose_mm.testing import make_random_checkpoint
 
-from bad_inputs import run_onnx_tool_without_torch  # noqa: E402
-from erpose_mm.deploy.export import export_onnx  # noqa: E402
-from erpose_mm.testing import make_random_checkpoint  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime.quantization')
@@ -30,19 +33,6 @@ HAS_OPENVINO = importlib.util.find_spec('openvino') is not None
 needs_openvino = pytest.mark.skipif(not HAS_OPENVINO,
                                     reason='openvino is not installed (pip install -e .[openvino])')
 
-
-def load_by_path(name: str, rel: str):
-    """A torch-free module of the repository loaded by path, as the tools load it."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, osp.join(REPO, rel))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-qz = load_by_path('erpose_quantize_standalone', 'erpose_mm/deploy/quantize.py')
-runner_mod = qz._runner
 
 
 @pytest.fixture(scope='module')
@@ -237,7 +227,6 @@ def test_calibration_from_coco_json(tmp_path, demo_images):
 def ov_xml(work, fp32_onnx):
     if not HAS_OPENVINO:
         pytest.skip('openvino is not installed (pip install -e .[openvino])')
-    ox = load_by_path('erpose_openvino_export_standalone', 'erpose_mm/deploy/openvino_export.py')
     return ox.export_openvino(fp32_onnx, str(work / 'ov' / 'n.xml'))
 
 
@@ -265,7 +254,6 @@ def test_openvino_int8_ir(work, fp32_onnx, int8_onnx, fixed_input):
     """The INT8 QDQ file converts to an IR (metadata kept) whose best people match fp32 as
     the INT8 ONNX Runtime model's do (OpenVINO rounds and fuses the quantized network its
     own way, so it is held to fp32 with the same tolerance, not to ONNX Runtime INT8)."""
-    ox = load_by_path('erpose_openvino_export_standalone', 'erpose_mm/deploy/openvino_export.py')
     xml = ox.export_openvino(int8_onnx, str(work / 'ov' / 'n_int8.xml'))
     b = runner_mod.ERPoseONNX(xml, score_thr=0.0)
     assert b.meta == runner_mod.ERPoseONNX(int8_onnx).meta
@@ -319,11 +307,9 @@ def test_openvino_missing_one_line(work, fp32_onnx, monkeypatch, capsys):
     _hide_openvino(monkeypatch)
     with pytest.raises(runner_mod.InputError, match=r'pip install openvino'):
         runner_mod.ERPoseONNX(str(xml))
-    loop = load_by_path('erpose_inference_runner_standalone', 'erpose_mm/apis/inference_runner.py')
-    rc = loop.onnx_main([str(xml), str(work), '--out-dir', str(work / 'cli_missing')])
+    rc = cli_mod.onnx_main([str(xml), str(work), '--out-dir', str(work / 'cli_missing')])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and 'pip install openvino' in err[0], err
-    ox = load_by_path('erpose_openvino_export_standalone', 'erpose_mm/deploy/openvino_export.py')
     with pytest.raises(ox.OpenVINOMissing, match=r'pip install openvino'):
         ox.export_openvino(fp32_onnx, str(work / 'x.xml'))
     assert ox.main([fp32_onnx, str(work / 'x.xml')]) == 2

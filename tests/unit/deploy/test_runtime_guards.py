@@ -4,18 +4,16 @@ No model needed (fake predictors); fast.
 """
 import os
 import os.path as osp
-import sys
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
+from erpose_mm.runtime import cli as cli_mod
+from erpose_mm.runtime import inference_loop as loop_mod
+from erpose_mm.runtime.image_io import InputError, to_bgr8
 
-from erpose_mm.apis import inference_runner as loop_mod  # noqa: E402
-from erpose_mm.deploy.image_io import InputError, to_bgr8  # noqa: E402
 
 
 def image(seed=0, h=24, w=32):
@@ -125,12 +123,8 @@ def test_failed_run_releases_its_claims(folder, tmp_path):
 
 # ----------------------------------------------------------------------------- thresholds
 def _parsers():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('erpose_infer_tool_guard',
-                                                  osp.join(REPO, 'tools/infer.py'))
-    infer_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer_tool)
-    return (('onnx', lambda argv: loop_mod.build_onnx_parser().parse_args(['m.onnx'] + argv)),
+    from tools import infer as infer_tool
+    return (('onnx', lambda argv: cli_mod.build_onnx_parser().parse_args(['m.onnx'] + argv)),
             ('torch', lambda argv: infer_tool.parse_args(['cfg.py', 'c.pth'] + argv)))
 
 

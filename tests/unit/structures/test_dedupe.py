@@ -6,7 +6,6 @@ MMDeploy plumbing.
 import importlib.util
 import json
 import os.path as osp
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,9 +13,9 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, REPO)
 
 import erpose_mm  # noqa: E402,F401
+from erpose_mm.runtime import constants  # noqa: E402
 from erpose_mm.deploy.export import build_model, export_onnx  # noqa: E402
 from erpose_mm.testing import make_random_checkpoint  # noqa: E402
 from erpose_mm.structures import (candidate_oks, decode_settings, dedupe_keep,  # noqa: E402
@@ -27,21 +26,11 @@ onnx = pytest.importorskip('onnx')
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_synthetic-256.py')
 DEDUPE_CFG = osp.join(REPO, 'configs/deploy/'
                       'pose-detection_erpose_onnxruntime_static-640x640_dedupe.py')
-COCO_SIGMAS = torch.tensor([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
-                            0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089])
+COCO_SIGMAS = torch.tensor(constants.COCO_SIGMAS)
 SIZE = 256
 
 
-def _load_runner():
-    spec = importlib.util.spec_from_file_location(
-        'erpose_onnx_runner_dedupe_test', osp.join(REPO, 'erpose_mm/deploy/onnx_runner.py'))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-runner_mod = _load_runner()
+from erpose_mm.runtime import onnx_runner as runner_mod  # noqa: E402
 
 
 def pose(cx, cy, h=60.0, seed=0):

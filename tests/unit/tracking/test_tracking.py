@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from erpose_mm.tracking import PoseTracker, clear_mot, make_walking_scene, run_tracker
-from erpose_mm.tracking.pose_tracker import pairwise_oks
+from erpose_mm.runtime.tracker import visible_oks_matrix
 from erpose_mm.tracking.synthetic_walks import ground_truth_as_tracks, walking_pose
 
 SEEDS = range(4)
@@ -114,12 +114,13 @@ def test_velocity_prediction_bridges_occlusion():
     assert without[-1] != [0, 1]
 
 
-def test_pairwise_oks_basics():
+def test_visible_oks_matrix_basics():
     k = walking_pose(100, 300, 200, 0.0)[None]
     vis = np.ones((1, 17), bool)
     area = np.array([[200.0 * 60]])
-    assert pairwise_oks(k, vis, k, vis, area, np.full(17, 0.07))[0, 0] == pytest.approx(1.0)
-    far = pairwise_oks(k, vis, k + 100, vis, area, np.full(17, 0.07))[0, 0]
+    same = visible_oks_matrix(k, vis, k, vis, area, np.full(17, 0.07))[0, 0]
+    assert same == pytest.approx(1.0)
+    far = visible_oks_matrix(k, vis, k + 100, vis, area, np.full(17, 0.07))[0, 0]
     assert far < 0.01
-    none = pairwise_oks(k, vis, k, np.zeros((1, 17), bool), area, np.full(17, 0.07))
+    none = visible_oks_matrix(k, vis, k, np.zeros((1, 17), bool), area, np.full(17, 0.07))
     assert none[0, 0] == 0.0

@@ -1,11 +1,12 @@
-"""Image and video input and the test pipeline's letterbox geometry, numpy + OpenCV only.
+"""Image and video input, numpy + OpenCV only.
 
 Shared by the ONNX Runtime runner, the inference tools and the ONNX export's calibration
-(MMPose's ``LoadImage`` and ``BottomupResize`` reproduced without torch or MMPose).
+(MMPose's ``LoadImage`` reproduced without torch or MMPose; the letterbox geometry of
+``BottomupResize`` is :mod:`erpose_mm.runtime.geometry`).
 """
 import os
 import os.path as osp
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.jp2', '.pbm',
               '.pgm', '.ppm', '.pnm', '.sr', '.ras', '.exr', '.hdr', '.pic')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.m4v', '.mpg', '.mpeg', '.wmv', '.webm')
+
 
 class InputError(ValueError):
     """A bad input (missing / unreadable / not an image / empty folder); names the file."""
@@ -127,36 +129,3 @@ def check_video(path: str) -> Tuple[float, int, int]:
         return (cap.get(cv2.CAP_PROP_FPS) or 25.0, frame.shape[1], frame.shape[0])
     finally:
         cap.release()
-
-
-# ----------------------------------------------------------------------------- geometry
-def bottomup_resize_params(img_w: int, img_h: int, input_size: Sequence[int],
-                           size_factor: int = 32) -> Tuple[np.ndarray, np.ndarray, Tuple]:
-    """``BottomupResize`` (resize_mode='fit', no UDP): (center, scale, padded (w, h))."""
-    w, h = int(input_size[0]), int(input_size[1])
-    pad_w = int(np.ceil(w / size_factor) * size_factor)
-    pad_h = int(np.ceil(h / size_factor) * size_factor)
-    if (pad_w, pad_h) != (w, h):
-        raise ValueError(f'input size {(w, h)} must be a multiple of {size_factor}')
-    ratio = img_w / img_h
-    rsz_w = min(pad_w, pad_h * ratio)
-    rsz_h = min(pad_h, pad_w / ratio)
-    center = np.array([img_w / 2, img_h / 2], dtype=np.float32)
-    scale = np.array([img_w * pad_w / rsz_w, img_h * pad_h / rsz_h], dtype=np.float32)
-    return center, scale, (pad_w, pad_h)
-
-
-def warp_matrix(center: np.ndarray, scale: np.ndarray, output_size: Sequence[int]) -> np.ndarray:
-    """``mmpose.structures.bbox.get_warp_matrix(center, scale, rot=0, output_size)``."""
-    src_w = scale[0]
-    dst_w, dst_h = output_size
-    src = np.zeros((3, 2), dtype=np.float32)
-    dst = np.zeros((3, 2), dtype=np.float32)
-    src[0, :] = center
-    src[1, :] = center + np.array([src_w * -0.5, 0.])
-    dst[0, :] = [dst_w * 0.5, dst_h * 0.5]
-    dst[1, :] = np.array([dst_w * 0.5, dst_h * 0.5]) + np.array([dst_w * -0.5, 0.])
-    for pts in (src, dst):  # third point: (a - b) rotated by 90 degrees around b
-        d = pts[0, :] - pts[1, :]
-        pts[2, :] = pts[1, :] + np.r_[-d[1], d[0]]
-    return cv2.getAffineTransform(np.float32(src), np.float32(dst))

@@ -1,8 +1,7 @@
 """Person IDs across video frames from keypoints alone (ByteTrack scheme, OKS similarity).
 
-Pure numpy + scipy, no torch and no package-relative imports: ``tools/onnx_infer.py``
-loads this file by path next to the torch-free ONNX runner, ``tools/infer.py`` imports it
-as ``erpose_mm.tracking.pose_tracker``.
+Pure numpy + scipy, no torch: used by the inference loop of both ``tools/onnx_infer.py``
+and ``tools/infer.py`` (:mod:`erpose_mm.runtime.inference_loop`).
 
 Per frame (:meth:`PoseTracker.update`):
 
@@ -35,16 +34,13 @@ from typing import List, Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-# pycocotools' COCO-17 keypoint sigmas; other keypoint counts use a uniform 0.07
-COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                        .87, .87, .89, .89]) / 10.0
+from . import constants
 
 
 def default_sigmas(num_keypoints: int) -> np.ndarray:
-    """(K,) OKS sigmas: COCO's for 17 keypoints, 0.07 for every keypoint otherwise."""
-    if num_keypoints == len(COCO_SIGMAS):
-        return COCO_SIGMAS.copy()
-    return np.full(num_keypoints, 0.07)
+    """(K,) float64 OKS sigmas by :func:`erpose_mm.runtime.constants.default_sigmas`:
+    COCO's for 17 keypoints, 0.07 for every keypoint otherwise."""
+    return np.asarray(constants.default_sigmas(num_keypoints), np.float64)
 
 
 def keypoint_area(kpts: np.ndarray, vis: np.ndarray) -> np.ndarray:
@@ -57,8 +53,8 @@ def keypoint_area(kpts: np.ndarray, vis: np.ndarray) -> np.ndarray:
     return out
 
 
-def pairwise_oks(kpts_a: np.ndarray, vis_a: np.ndarray, kpts_b: np.ndarray,
-                 vis_b: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+def visible_oks_matrix(kpts_a: np.ndarray, vis_a: np.ndarray, kpts_b: np.ndarray,
+                       vis_b: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     """COCO OKS between every pose of A and every pose of B over keypoints visible in both.
 
     Args:
@@ -150,7 +146,7 @@ class PoseTracker:
         t_area = keypoint_area(pred, tvis) * growth
         d_area = keypoint_area(kpts, vis)
         areas = 0.5 * (t_area[:, None] + d_area[None])
-        return pairwise_oks(pred, tvis, kpts, vis, areas, self.sigmas)
+        return visible_oks_matrix(pred, tvis, kpts, vis, areas, self.sigmas)
 
     @staticmethod
     def _assign(sim: np.ndarray, thr: float):
