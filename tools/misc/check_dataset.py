@@ -7,17 +7,15 @@ Lists every missing / unreadable / empty / corrupt image (skipped in training; a
 that decodes with a libjpeg damage warning counts as corrupt), annotations of another
 category than person or with unusable keypoints (skipped), json width/height that differ
 from the file (the file's size is used), NaN/Inf keypoints (made unlabelled) and degenerate
-person boxes (recomputed from the keypoints). Exit status 1 with one ``error:`` line for
-what training refuses: duplicate image ids, an image file under two image ids, no labelled
-person, more bad images or annotations than ``--max-bad-images`` (a fraction in [0, 1];
-another value: exit status 2). The report is cached like training's
+person boxes (recomputed from the keypoints). Exit status 2 with one ``error:`` line for
+what training refuses (as tools/train.py): duplicate image ids, an image file under two
+image ids, no labelled person, more bad images or annotations than ``--max-bad-images`` (a
+fraction in [0, 1]), and for bad arguments. The report is cached like training's
 (``$ERPOSE_MM_CACHE_DIR``, default ``~/.cache/erpose_mm/dataset_checks``).
 """
 import argparse
 import os.path as osp
 import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def parse_args(argv=None):

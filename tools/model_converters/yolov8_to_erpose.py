@@ -20,8 +20,6 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
 from mmengine.config import DictAction  # noqa: E402
 
 
