@@ -6,20 +6,16 @@
 
 A checkpoint whose inference tensors are missing or mis-shaped for CONFIG (another scale,
 keypoint count or model; a backbone-only checkpoint) is refused with one line, exit
-status 1, before anything is evaluated (``erpose_mm/utils/checkpoint_fit.py``).
+status 2, before anything is evaluated (``ERPoseRunner``, as in tools/train.py;
+``erpose_mm/utils/checkpoint_fit.py``). ``--dump`` (``--out``: the same, MMPose's name)
+writes the predictions as a pickle.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import erpose_mm  # noqa: E402,F401
-from erpose_mm import compat  # noqa: E402
-from erpose_mm.utils.checkpoint_fit import exit_if_checkpoint_unfit  # noqa: E402
-from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import erpose_mm  # noqa: F401
+from erpose_mm.engine.tool_run import build_runner, refuse, run_or_refuse
+from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir
+from mmengine.config import Config
 
 
 def parse_args():
@@ -27,8 +23,8 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save evaluation results')
-    parser.add_argument('--out', help='(deprecated alias of --dump)')
-    parser.add_argument('--dump', type=str, help='dump predictions to a pickle file')
+    parser.add_argument('--dump', '--out', dest='dump', type=str,
+                        help='dump predictions to a pickle file (--out: MMPose\'s name)')
     parser.add_argument('--out-json', type=str,
                         help='write the COCO-format keypoint results (the json CocoMetric '
                         'scores) to this path prefix, e.g. work_dirs/x/preds -> '
@@ -53,10 +49,10 @@ def merge_args(cfg: Config, args) -> Config:
         if args.show_dir:
             cfg.default_hooks.visualization.out_dir = args.show_dir
         cfg.default_hooks.visualization.show = args.show
-    dump = args.dump or args.out
+    dump = args.dump
     if dump is not None:
         if not dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump must end with .pkl or .pickle, got {dump!r}')
+            refuse(f'error: --dump must end with .pkl or .pickle, got {dump!r}')
         evaluator = cfg.test_evaluator
         evaluator = evaluator if isinstance(evaluator, list) else [evaluator]
         cfg.test_evaluator = [*evaluator, dict(type='DumpResults', out_file_path=dump)]
@@ -67,19 +63,15 @@ def merge_args(cfg: Config, args) -> Config:
                 ev['outfile_prefix'] = args.out_json
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.allow_partial_checkpoint:
+        cfg.allow_partial_checkpoint = True
     return cfg
 
 
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    if compat.init_cpu_distributed(args.launcher):
-        cfg.env_cfg.dist_cfg = dict(backend='gloo')
-        cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
-    runner = Runner.from_cfg(cfg)
-    exit_if_checkpoint_unfit(runner.model, args.checkpoint, args.config,
-                             allow_partial=args.allow_partial_checkpoint)
-    runner.test()
+    run_or_refuse(build_runner(cfg, args.launcher), 'test')
 
 
 if __name__ == '__main__':

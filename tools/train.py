@@ -7,14 +7,15 @@
 What it adds to MMPose's tool, so that nothing passes silently:
 
 * the training set is checked before training (``erpose_mm/datasets/checks.py``, cached):
-  its ``CocoDataset`` / ``CrowdPoseDataset`` becomes ``CheckedCocoDataset`` /
-  ``CheckedCrowdPoseDataset`` (no config change). Bad images are skipped (refused above
+  the ER-Pose configs train on ``CheckedCocoDataset`` / ``CheckedCrowdPoseDataset``, and a
+  config's plain ``CocoDataset`` / ``CrowdPoseDataset`` is swapped for them. Bad images are skipped (refused above
   ``--max-bad-images``, default 5%), sizes / NaN keypoints / degenerate boxes fixed in
   memory, duplicate image ids and an empty set refused; an image that breaks during
   training is skipped with a warning. ``tools/misc/check_dataset.py CONFIG``: the report.
 * ``ERPoseRunner`` (``erpose_mm/engine/runner.py``): ``load_from`` loads what fits, starts
   the keypoint output layers fresh for another keypoint count (one log line) and refuses
-  another scale or model; ``--allow-partial-checkpoint`` loads whatever fits.
+  another scale or model; ``--allow-partial-checkpoint`` loads whatever fits. (The
+  configs' ``CheckpointFitHook`` refuses the same checkpoints in any Runner.)
 * checkpoints are written atomically; ``--resume`` resumes only from a checkpoint that
   holds the training state (optimizer, schedulers, message hub, EMA) and falls back to the
   newest such checkpoint when ``last_checkpoint`` is broken or names a weights-only file;
@@ -22,24 +23,18 @@ What it adds to MMPose's tool, so that nothing passes silently:
   (``erpose_mm/engine/safe_checkpoint.py``, ``ERPoseRunner``).
 
 Refusals are one line, ``error: ...``, on stderr (and in the run's log file), exit
-status 1.
+status 2 (``erpose_mm/engine/tool_run.py``, shared with tools/test.py).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import erpose_mm  # noqa: E402,F401  (registers modules + applies compat adapters)
-from erpose_mm import compat  # noqa: E402
-from erpose_mm.datasets.checked_dataset import use_checked_datasets  # noqa: E402
-from erpose_mm.datasets.checks import DatasetCheckError, check_fraction  # noqa: E402
-from erpose_mm.engine.runner import ERPoseRunner  # noqa: E402
-from erpose_mm.engine.safe_checkpoint import ResumeError, is_complete_checkpoint  # noqa: E402
-from erpose_mm.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
-from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
+import erpose_mm  # noqa: F401  (registers modules + applies compat adapters)
+from erpose_mm.datasets.checked_dataset import use_checked_datasets
+from erpose_mm.datasets.checks import DatasetCheckError, check_fraction
+from erpose_mm.engine.safe_checkpoint import is_complete_checkpoint
+from erpose_mm.engine.tool_run import build_runner, refuse, run_or_refuse
+from erpose_mm.utils.cli import add_launcher_args, parse_launcher_args, set_work_dir
+from mmengine.config import Config
+from mmengine.logging import print_log
 
 
 def parse_args():
@@ -109,38 +104,14 @@ def main():
         try:
             check_fraction(args.max_bad_images, '--max-bad-images')
         except DatasetCheckError as e:
-            sys.exit(f'error: {e}')
+            refuse(f'error: {e}')
     cfg = merge_args(Config.fromfile(args.config), args)
-    if compat.init_cpu_distributed(args.launcher):
-        # torchrun without GPUs: gloo process group + CPU DDP (see erpose_mm/compat.py)
-        cfg.env_cfg.dist_cfg = dict(backend='gloo')
-        cfg.model_wrapper_cfg = compat.cpu_ddp_wrapper_cfg()
-        if cfg.get('sync_bn'):
-            sys.exit(f"error: sync_bn={cfg.sync_bn!r} needs GPUs (torch's SyncBatchNorm runs "
-                     'on CUDA devices only); on CPUs train with per-process BN (no sync_bn)')
     if args.resume not in (None, 'auto') and '://' not in args.resume and \
             not is_complete_checkpoint(args.resume):
-        sys.exit(f'error: --resume {args.resume}: not a complete checkpoint (missing, empty '
-                 'or truncated); --resume without a path picks the newest complete one')
-    runner = ERPoseRunner.from_cfg(cfg)
-    try:
-        runner.train()
-    except (DatasetCheckError, CheckpointMismatchError, ResumeError) as e:
-        # refusals of the data check, of load_from and of --resume: one line, no traceback
-        refuse(runner, f'error: {e}')
-
-
-def refuse(runner, line: str) -> None:
-    """Print ``line`` on stderr, also write it to the run's log file (not through the
-    console handler, which would prefix it), and exit with status 1."""
-    import logging
-    record = logging.LogRecord(runner.logger.name, logging.ERROR, __file__, 0, line, None,
-                               None)
-    for handler in runner.logger.handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
-    print(line, file=sys.stderr)
-    sys.exit(1)
+        refuse(f'error: --resume {args.resume}: not a complete checkpoint (missing, empty '
+               'or truncated); --resume without a path picks the newest complete one')
+    # the data check, load_from and --resume refuse with one line, no traceback
+    run_or_refuse(build_runner(cfg, args.launcher), 'train')
 
 
 if __name__ == '__main__':

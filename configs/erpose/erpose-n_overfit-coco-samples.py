@@ -46,6 +46,6 @@ param_scheduler = [
 ]
 # a fast EMA for 600 steps; no pipeline switch (no augmentation to drop)
 custom_hooks = [_runtime_hook('EMAHook', momentum=0.02),
-                _runtime_hook('KeypointCountCheckHook')]
+                _runtime_hook('KeypointCountCheckHook'), _runtime_hook('CheckpointFitHook')]
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=100, max_keep_ckpts=1, save_best='coco/AP'))

@@ -68,6 +68,7 @@ custom_hooks = [
     # faster EMA for a short schedule
     _runtime_hook('EMAHook', momentum=0.002),
     _runtime_hook('KeypointCountCheckHook'),
+    _runtime_hook('CheckpointFitHook'),
 ]
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='coco/AP'))

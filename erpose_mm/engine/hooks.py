@@ -103,3 +103,42 @@ class ChannelsLastHook(Hook):
         model = runner.model
         model = getattr(model, 'module', model)
         model.to(memory_format=torch.channels_last)
+
+
+@HOOKS.register_module()
+class CheckpointFitHook(Hook):
+    """Refuse a ``load_from`` checkpoint that does not fit the model, in any Runner.
+
+    Before the checkpoint is loaded (``before_run``): in training (no resume) by the
+    fine-tuning rules (:func:`~erpose_mm.utils.checkpoint_fit.plan_finetune_load`: another
+    keypoint count is fine-tuned, another scale or model refused), in evaluation by
+    :func:`~erpose_mm.utils.checkpoint_fit.check_checkpoint_fits` (every inference tensor
+    must be there, in its shape). The refusal is a one-line
+    :class:`~erpose_mm.utils.checkpoint_fit.CheckpointMismatchError`;
+    ``allow_partial_checkpoint = True`` in the config makes it a warning. It is in the
+    ER-Pose configs' ``custom_hooks``, so MMPose's own tools/train.py and tools/test.py
+    (``Runner.from_cfg``) check as ours do; :class:`~erpose_mm.engine.ERPoseRunner`, which
+    also loads by those rules, checks in its ``load_or_resume`` and this hook stands aside.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        from mmengine.model import is_model_wrapper
+        from mmengine.runner import BaseLoop
+
+        from ..utils.checkpoint_fit import (check_checkpoint_fits, load_state_dict_file,
+                                            plan_finetune_load)
+        from .runner import ERPoseRunner
+        load_from = getattr(runner, '_load_from', None)
+        if (isinstance(runner, ERPoseRunner) or load_from is None or runner._resume
+                or runner._has_loaded or '://' in str(load_from)):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        cfg_name = getattr(runner.cfg, 'filename', None) or 'the config'
+        allow_partial = bool(runner.cfg.get('allow_partial_checkpoint', False))
+        if isinstance(runner._train_loop, BaseLoop):      # Runner.train() builds it first
+            plan_finetune_load(model.state_dict(), load_state_dict_file(load_from),
+                               load_from, cfg_name, allow_partial=allow_partial)
+        else:
+            check_checkpoint_fits(model, load_from, cfg_name, allow_partial=allow_partial)

@@ -54,6 +54,26 @@ class ERPoseRunner(Runner):
         finally:
             self._erpose_training = False
 
+    def val(self):
+        self._check_eval_checkpoint()
+        return super().val()
+
+    def test(self):
+        self._check_eval_checkpoint()
+        return super().test()
+
+    _eval_fit_checked = False
+
+    def _check_eval_checkpoint(self) -> None:
+        """Refuse an unfit ``load_from`` before the evaluation's data are built."""
+        if self._has_loaded or self._resume or self._load_from is None or \
+                '://' in str(self._load_from):
+            return
+        check_checkpoint_fits(self._bare_model, self._load_from, self._cfg_name(),
+                              allow_partial=bool(self.cfg.get('allow_partial_checkpoint',
+                                                              False)))
+        self._eval_fit_checked = True
+
     @property
     def _bare_model(self):
         return self.model.module if is_model_wrapper(self.model) else self.model
@@ -68,8 +88,9 @@ class ERPoseRunner(Runner):
             return super().load_or_resume()
         allow_partial = bool(self.cfg.get('allow_partial_checkpoint', False))
         if not self._erpose_training:
-            check_checkpoint_fits(self._bare_model, self._load_from, self._cfg_name(),
-                                  allow_partial=allow_partial)
+            if not self._eval_fit_checked:
+                check_checkpoint_fits(self._bare_model, self._load_from, self._cfg_name(),
+                                      allow_partial=allow_partial)
             return super().load_or_resume()
         self.load_for_finetuning(self._load_from, allow_partial)
 

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
             report.enforce(limit)
         except DatasetCheckError as e:
             print(f'error: {e}', file=sys.stderr)
-            status = 1
+            status = 2
     return status
 
 

@@ -50,13 +50,15 @@ custom_hooks = [
          strict_load=False, priority=49),
     dict(type='SyncBuffersHook'),
     dict(type='KeypointCountCheckHook'),
+    # refuse a load_from checkpoint of another scale / model before it is loaded
+    dict(type='CheckpointFitHook'),
 ]
 
 # BatchNorm statistics per GPU, as the paper (4 GPUs x 32 images); 'torch' (MMEngine's
 # sync_bn) converts BN to SyncBN across GPUs for small per-GPU batches (docs/gpu.md)
 sync_bn = None
 
-# CPU-safe default; tools/train.py switches to gloo/CPU DDP automatically when needed
+# CPU-safe default; tools/train.py and tools/test.py switch to gloo/CPU DDP when needed
 env_cfg = dict(cudnn_benchmark=False,
                mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))

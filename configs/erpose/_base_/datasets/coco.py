@@ -5,6 +5,9 @@
 input_size = (640, 640)
 data_root = 'data/coco/'
 dataset_type = 'CocoDataset'
+# training set: CocoDataset checked before training (erpose_mm/datasets/checked_dataset.py;
+# max_bad_image_fraction=0.05 by default), in every Runner, MMPose's tools included
+train_dataset_type = 'CheckedCocoDataset'
 data_mode = 'bottomup'
 metainfo_file = 'configs/_base_/datasets/coco.py'
 train_ann = 'annotations/person_keypoints_train2017.json'
@@ -55,7 +58,7 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
+    dataset=dict(type=train_dataset_type, data_root=data_root, data_mode=data_mode,
                  metainfo=dict(from_file=metainfo_file),
                  ann_file=train_ann, data_prefix=dict(img=train_img),
                  pipeline=train_pipeline_stage1))

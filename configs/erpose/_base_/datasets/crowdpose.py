@@ -6,7 +6,8 @@ dataset_type = 'CrowdPoseDataset'
 metainfo_file = 'configs/_base_/datasets/crowdpose.py'
 train_ann = 'annotations/mmpose_crowdpose_trainval.json'
 val_ann = 'annotations/mmpose_crowdpose_test.json'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+train_dataset_type = 'CheckedCrowdPoseDataset'
+train_dataloader = dict(dataset=dict(type=train_dataset_type, data_root=data_root,
                                      metainfo=dict(from_file=metainfo_file),
                                      ann_file=train_ann, data_prefix=dict(img='images/')))
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
