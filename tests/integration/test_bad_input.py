@@ -175,7 +175,7 @@ def test_train_load_from_an_empty_file_is_one_line(broken_checkpoints, tmp_path,
          'train_cfg.max_epochs=1', f'load_from={path}'],
         cwd=repo_root, capture_output=True, text=True, timeout=600, env=env)
     out = p.stdout + p.stderr
-    assert p.returncode == 1 and 'Traceback' not in out, out[-3000:]
+    assert p.returncode == 2 and 'Traceback' not in out, out[-3000:]
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith(f'error: {path}: cannot be read as a PyTorch checkpoint (')
     assert 'mmengine - ERROR' not in out  # the documented line, not a logger record

@@ -159,7 +159,7 @@ def test_sync_bn_on_cpu_ddp_is_refused_in_one_line(tmp_path):
     res = subprocess.run([sys.executable, 'tools/train.py', CONFIG, '--launcher', 'pytorch',
                           '--work-dir', str(tmp_path), '--cfg-options', 'sync_bn=torch'],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1] == (
         "error: sync_bn='torch' needs GPUs (torch's SyncBatchNorm runs on CUDA devices only); "
         'on CPUs train with per-process BN (no sync_bn)')

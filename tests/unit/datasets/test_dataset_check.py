@@ -236,7 +236,7 @@ def _check_tool(data, cache, *extra):
 def test_check_dataset_tool_prints_the_report_and_fails_like_training(data, cache):
     faults = break_coco_dataset(data, faults=('corrupt', 'nan', 'box'))
     p = _check_tool(data, cache)
-    assert p.returncode == 1, p.stderr[-2000:]
+    assert p.returncode == 2, p.stderr[-2000:]
     assert f'bad image {faults["corrupt"]["image_id"]} {faults["corrupt"]["file"]}' in p.stdout
     assert f'annotation {faults["nan"]["ann_id"]} of image' in p.stdout
     assert f'degenerate box: annotation {faults["box"]["ann_id"]}' in p.stdout
@@ -259,7 +259,7 @@ def _train(data, work, *extra):
 def test_training_refuses_too_many_bad_images_and_trains_without_them(data, tmp_path):
     faults = break_coco_dataset(data, faults=('missing', 'corrupt'))
     p = _train(data, str(tmp_path / 'refused'))
-    assert p.returncode == 1
+    assert p.returncode == 2
     out = p.stdout + p.stderr
     assert 'Traceback' not in out
     errors = [line for line in out.splitlines() if 'error: ' in line]
@@ -423,7 +423,7 @@ def test_training_refuses_keypoint_counts_and_bad_flags_with_one_line(data, tmp_
                            'a fraction in [0, 1]')):
         p = _train(data, str(tmp_path / 'work'), *extra)
         out = p.stdout + p.stderr
-        assert p.returncode == 1 and 'Traceback' not in out, out[-3000:]
+        assert p.returncode == 2 and 'Traceback' not in out, out[-3000:]
         last = p.stderr.strip().splitlines()[-1]
         assert last.startswith('error: ') and expect in last
         assert [line for line in out.splitlines() if 'error: ' in line] == [last]

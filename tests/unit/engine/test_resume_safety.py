@@ -199,7 +199,7 @@ def test_train_resume_with_an_empty_last_checkpoint(tmp_path):
     with open(osp.join(work, 'epoch_2.pth'), 'wb') as f:
         f.write(raw[:100])
     rc, out = train(4, '--resume', osp.join(work, 'epoch_2.pth'))
-    assert rc == 1 and 'Traceback' not in out
+    assert rc == 2 and 'Traceback' not in out
     assert f'error: --resume {osp.join(work, "epoch_2.pth")}: not a complete checkpoint' in out
 
 
@@ -257,7 +257,7 @@ def test_train_resume_skips_a_weights_only_checkpoint(tmp_path):
     assert steps == {4.0}  # 2 iterations of epoch 1 (resumed) + 2 of epoch 2
     # an explicit weights-only checkpoint: one line naming it and what it lacks
     rc, out, err = train(4, '--resume', best)
-    assert rc == 1 and 'Traceback' not in out
+    assert rc == 2 and 'Traceback' not in out
     assert err.strip().splitlines()[-1] == (
         f'error: cannot resume from {best}: it lacks the training state (optimizer, '
         'param_schedulers); a weights-only checkpoint (e.g. best_*.pth) can start a run as '
