@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from ..heads.erpose_branches import split_keypoint_channels
 from .checkpoint_reader import ForeignCheckpoint
 
 
@@ -215,7 +216,8 @@ def ultralytics_kpt_output_to_erpose(weight: torch.Tensor, bias: torch.Tensor,
     order = [3 * k + d for k in range(K) for d in (0, 1)] + [3 * k + 2 for k in range(K)]
     # fp32 before the shift: in fp16 (Ultralytics' storage) t - 0.25 would round
     w, b = weight[order].float(), bias[order].float()
-    b[:2 * K] -= 0.25
+    offsets, _ = split_keypoint_channels(b, K, dim=0)
+    offsets -= 0.25
     return w, b
 
 

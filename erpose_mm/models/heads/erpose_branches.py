@@ -1,6 +1,7 @@
-"""ER-Pose's per-level prediction branches: the layers of a head (MAH and SAH are two of these)."""
+"""ER-Pose's per-level prediction branches: the layers of a head (the one-to-many head (MAH)
+and the one-to-one head (SAH) are two of these)."""
 import math
-from typing import Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -9,6 +10,32 @@ from torch import Tensor
 
 from ..layers import ConvBNAct, DWConvBNAct
 from .peak_filter import PeakFilter
+
+
+class BranchOutputs(NamedTuple):
+    """Raw per-level outputs of one :class:`ERPoseBranches` (a plain tuple too).
+
+    * ``conf``: (B, 1, H_l, W_l) person confidence logits per level;
+    * ``kpt``: (B, 3K, H_l, W_l) packed keypoint channels per level, keypoint offsets then
+      visibility logits (:func:`split_keypoint_channels`);
+    * ``bbox``: (B, 4, H_l, W_l) box distances per level, or None without a box branch.
+    """
+    conf: List[Tensor]
+    kpt: List[Tensor]
+    bbox: Optional[List[Tensor]] = None
+
+
+def split_keypoint_channels(t: Tensor, num_keypoints: int,
+                            dim: int = -1) -> Tuple[Tensor, Tensor]:
+    """Views of the packed keypoint channels along ``dim``: the 2K offsets (x_0, y_0, x_1,
+    y_1, ...) and the K visibility logits, in the order of the keypoint branch's output
+    layer (3K channels)."""
+    offsets, visibility = slice(None, 2 * num_keypoints), slice(2 * num_keypoints, None)
+    if dim < 0:
+        rest = (slice(None),) * (-dim - 1)
+        return t[(Ellipsis, offsets) + rest], t[(Ellipsis, visibility) + rest]
+    lead = (slice(None),) * dim
+    return t[lead + (offsets,)], t[lead + (visibility,)]
 
 
 class ERPoseBranches(nn.Module):
@@ -29,8 +56,9 @@ class ERPoseBranches(nn.Module):
     ``kpt_prior`` (K, 2), optional: initial keypoint offsets (bias of the output layer), in
     the offset units of :meth:`ERPoseHead.decode`; see :func:`keypoint_offset_prior`.
 
-    Shapes: list of (B, C_l, H_l, W_l) -> tuple of lists with (B, 1, H_l, W_l),
-    (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or None.
+    Shapes: list of (B, C_l, H_l, W_l) -> :class:`BranchOutputs` of lists with
+    (B, 1, H_l, W_l), (B, 3K, H_l, W_l) [offsets then visibility], and (B, 4, H_l, W_l) or
+    None.
     """
 
     def __init__(self, in_channels: Sequence[int], num_keypoints: int, kpt_channels: int,
@@ -61,10 +89,10 @@ class ERPoseBranches(nn.Module):
                 # offsets start at a mean pose instead of the cell centre (offset channels
                 # are x0, y0, x1, y1, ...; visibility logits stay at 0)
                 with torch.no_grad():
-                    seq[-1].bias[:2 * K].copy_(torch.as_tensor(kpt_prior, dtype=torch.float32)
-                                               .reshape(-1))
+                    offsets, _ = split_keypoint_channels(seq[-1].bias, K, dim=0)
+                    offsets.copy_(torch.as_tensor(kpt_prior, dtype=torch.float32).reshape(-1))
 
-    def forward(self, feats: Sequence[Tensor]):
+    def forward(self, feats: Sequence[Tensor]) -> BranchOutputs:
         if self.peak is None:
             confs = [m(x) for m, x in zip(self.conf, feats)]
         else:
@@ -72,4 +100,4 @@ class ERPoseBranches(nn.Module):
             confs = [m[-1](h) + p for m, h, p in zip(self.conf, hidden, self.peak(hidden))]
         kpts = [m(x) for m, x in zip(self.kpt, feats)]
         bboxes = [m(x) for m, x in zip(self.bbox, feats)] if self.bbox is not None else None
-        return confs, kpts, bboxes
+        return BranchOutputs(conf=confs, kpt=kpts, bbox=bboxes)
