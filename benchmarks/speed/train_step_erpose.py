@@ -125,6 +125,8 @@ class ERPoseWorker(TrainStepWorker):
         model's own decoded predictions; per batch: the full head loss forward and
         forward + backward, for G people in every image."""
         import torch
+
+        from erpose_mm.models.heads import total_loss
         m = self.model
         head = m.head
         threads = torch.get_num_threads()
@@ -157,7 +159,7 @@ class ERPoseWorker(TrainStepWorker):
                 t0 = time.thread_time()
                 losses = head.loss(fe, samples)
                 t1 = time.thread_time()
-                total = sum(v for k, v in losses.items() if k.startswith('loss'))
+                total = total_loss(losses)
                 total.backward()
                 t2 = time.thread_time()
                 self.timer.pop()

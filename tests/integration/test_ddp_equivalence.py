@@ -63,9 +63,10 @@ def _batch(case: str):
 
 def _grads(model, imgs, samples, step=None):
     """Parameter gradients (name -> tensor) and losses of one training step."""
+    from erpose_mm.models.heads import total_loss
     model.zero_grad()
     losses = (step or model)(imgs, samples, mode='loss')
-    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    total_loss(losses).backward()
     return ({n: p.grad.detach().clone() for n, p in model.named_parameters()
              if p.grad is not None}, {k: v.item() for k, v in losses.items()})
 

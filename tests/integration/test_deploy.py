@@ -86,7 +86,7 @@ def preprocessed(model, img_path, size):
 def torch_results(model, x, score_thr, max_per_img):
     """The PyTorch predict path (decode + select_topk), per image."""
     with torch.no_grad():
-        outs = model.head.decode(*model.head(model.extract_feat(x)))
+        outs = model.head.decode(model.head(model.extract_feat(x)))
         return model.head.select_topk(outs, score_thr, max_per_img)
 
 
@@ -182,7 +182,7 @@ def test_dynamic_export_runs_800_and_score_thr(work, ckpt_n, model_n, demo_image
     assert d.shape == (1, 100, 5) and k.shape == (1, 100, 17, 3)
     assert np.all(d[0, 30:, 4] == 0) and np.all(k[0, 30:, :, 2] == 0)
     with torch.no_grad():
-        outs = model_n.head.decode(*model_n.head(model_n.extract_feat(small)))
+        outs = model_n.head.decode(model_n.head(model_n.extract_feat(small)))
     kd, sd = compare(d[0], k[0], model_n.head.select_topk(outs, thr, 100)[0])
     assert kd < KPT_TOL and sd < SCORE_TOL
 

@@ -99,7 +99,7 @@ def _assert_keypoints(model: torch.nn.Module, feats, ref: dict) -> None:
     selected = head._select(feats)
     for branch in (head.one2one, head.one2many):
         with torch.no_grad():
-            outs = head.decode(*branch(selected))
+            outs = head.decode(branch(selected))
         # n / s keypoints lie within ~60 px of the origin: 1e-3 px; relative to the peak
         # for larger ones. A wrong channel order or a missing -0.25 offset shift (half a
         # stride, 8-16 px) is far beyond either

@@ -11,6 +11,7 @@ from mmpose.registry import HOOKS, MODELS, OPTIM_WRAPPERS
 
 import erpose_mm  # noqa: F401  (registers the modules)
 from erpose_mm.engine import cpu_has_native_bf16
+from erpose_mm.models.heads import total_loss
 
 
 @pytest.fixture(scope='module')
@@ -91,7 +92,7 @@ def test_cpu_bf16_wrapper_autocasts_the_backbone_and_keeps_the_head_fp32(quickst
     for k in ref:
         torch.testing.assert_close(losses[k], ref[k], rtol=0, atol=0)
     # a full step: fp32 gradients reach the backbone and the optimiser updates it
-    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total = total_loss(losses)
     w = model.backbone.stem.conv.weight
     before = w.detach().clone()
     wrapper.update_params(total)

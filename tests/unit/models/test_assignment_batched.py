@@ -111,7 +111,7 @@ def test_batched_head_loss_equals_per_image_reference(K, conf_target, with_bbox)
                              (head.one2many, head.assigner_one2many)):
         raw = branch(feats)
         got = head._branch_loss(raw, gt, assigner)
-        want = reference_branch_loss(head, head.decode(*raw), per_image, assigner)
+        want = reference_branch_loss(head, head.decode(raw), per_image, assigner)
         assert set(got) == set(want)
         for k in want:
             assert torch.allclose(got[k], want[k], rtol=1e-6, atol=1e-6), (k, got[k], want[k])
@@ -191,7 +191,7 @@ def test_crowded_image_gets_one_sah_positive_per_labelled_person():
     # deterministic: the same inputs give the same matching
     gt = model.head.batch_targets(samples, 'cpu')
     with torch.no_grad():
-        outs = model.head.decode(*model.head.one2one(feats))
+        outs = model.head.decode(model.head.one2one(feats))
     r1 = model.head.assign(outs, gt, model.head.assigner_one2one)
     r2 = model.head.assign(copy.deepcopy(outs), gt, model.head.assigner_one2one)
     assert torch.equal(r1['gt_inds'], r2['gt_inds'])

@@ -8,25 +8,33 @@ import pytest
 import torch
 from mmpose.structures import PoseDataSample
 
+from erpose_mm.models.heads import BranchOutputs, split_keypoint_channels
+from erpose_mm.models.heads.one2many_nms import decode_one2many_nms, oks_nms_detections
+
 
 def test_head_outputs_and_decode(model_n):
     model = model_n.eval()
     x = torch.rand(2, 3, 128, 160)
     feats = model.extract_feat(x)
-    confs, kpts, boxes = model.head.forward(feats)
-    assert boxes is None
-    assert [tuple(c.shape) for c in confs] == [(2, 1, 8, 10), (2, 1, 4, 5)]
-    assert [tuple(k.shape) for k in kpts] == [(2, 51, 8, 10), (2, 51, 4, 5)]
-    out = model.head.decode(confs, kpts)
+    raw = model.head.forward(feats)
+    assert isinstance(raw, BranchOutputs) and raw.bbox is None
+    confs, kpts, boxes = raw                                     # a plain tuple too
+    assert [tuple(c.shape) for c in raw.conf] == [(2, 1, 8, 10), (2, 1, 4, 5)]
+    assert [tuple(k.shape) for k in raw.kpt] == [(2, 51, 8, 10), (2, 51, 4, 5)]
+    out = model.head.decode(raw)
     assert out['keypoints'].shape == (2, 8 * 10 + 4 * 5, 17, 2)
+    # the packed keypoint channels: 2K offsets, then K visibility logits
+    offsets, vis = split_keypoint_channels(raw.kpt[0], 17, dim=1)
+    assert offsets.shape[1] == 34 and vis.shape[1] == 17
+    assert torch.equal(out['vis_logits'][:, :80], vis.flatten(2).transpose(1, 2))
     # zero offsets decode to the cell centre (offsets are relative to the cell, x stride)
     z = [torch.zeros_like(k) for k in kpts]
-    dec = model.head.decode(confs, z)['keypoints']
+    dec = model.head.decode(BranchOutputs(confs, z))['keypoints']
     assert torch.allclose(dec[0, 0, 0], torch.tensor([8.0, 8.0]))       # P4 cell (0,0)
     assert torch.allclose(dec[0, 80, 0], torch.tensor([16.0, 16.0]))    # P5 cell (0,0)
     one = [torch.zeros_like(k) for k in kpts]
     one[1][:, 0] = 1.0  # x offset of keypoint 0 at P5 = 1 -> offset_scale * 32 px
-    dec = model.head.decode(confs, one)['keypoints']
+    dec = model.head.decode(BranchOutputs(confs, one))['keypoints']
     assert torch.allclose(dec[0, 80, 0], torch.tensor([16.0 + 2.0 * 32, 16.0]))
 
 
@@ -37,7 +45,7 @@ def test_topk_decode_has_no_duplicates_and_respects_limits(model_n):
     kpts = [torch.zeros(B, 3 * K, 8, 10), torch.zeros(B, 3 * K, 4, 5)]
     confs[0][0, 0, 2, 3] = 5.0   # one confident person at P4
     confs[1][0, 0, 1, 1] = 3.0   # and one at P5
-    outs = head.decode(confs, kpts)
+    outs = head.decode(BranchOutputs(confs, kpts))
     det = head.select_topk(outs, score_thr=0.5, max_per_img=100)[0]
     assert det['scores'].shape == (2,)
     assert det['scores'][0] > det['scores'][1]
@@ -93,12 +101,14 @@ def test_oks_nms_drops_duplicates_keeps_people_by_score(model_n, random_person):
     a, b, c = random_person(50, 60), random_person(140, 60), random_person(90, 110)
     # unsorted: a near-copy of a (0.5 px off), b, a, c, b shifted by 2 px
     det = _candidates(torch.stack([a + 0.5, b, a, c, b + 2.0]), [0.6, 0.8, 0.9, 0.3, 0.7])
-    keep = head.oks_nms(det, thr=0.5)
+    keep = oks_nms_detections(det, head.sigmas, thr=0.5)
     assert keep.tolist() == [2, 1, 3]      # a (0.9), b (0.8), c (0.3); both duplicates gone
     for thr in (0.1, 0.5, 0.9, 0.999, 1.0):
-        assert head.oks_nms(det, thr).tolist() == _reference_nms(det, head.sigmas, thr), thr
-    assert head.oks_nms(det, thr=1.0).tolist() == [2, 1, 4, 0, 3]   # nothing exceeds OKS 1
-    empty = head.oks_nms(_candidates(torch.zeros(0, 17, 2), []), thr=0.5)
+        assert oks_nms_detections(det, head.sigmas, thr).tolist() == \
+            _reference_nms(det, head.sigmas, thr), thr
+    # nothing exceeds OKS 1
+    assert oks_nms_detections(det, head.sigmas, thr=1.0).tolist() == [2, 1, 4, 0, 3]
+    empty = oks_nms_detections(_candidates(torch.zeros(0, 17, 2), []), head.sigmas, thr=0.5)
     assert empty.numel() == 0
 
 
@@ -120,6 +130,7 @@ def calibrated_model(tmp_path_factory, repo_root):
     return build_model(cfg, ckpt, deploy=False)
 
 
+@pytest.mark.slow
 def test_predict_with_the_one_to_many_branch(calibrated_model):
     """test_cfg.branch='one2many' (Table VII's MAH + NMS rows): the MAH's candidates, up to
     nms_pre without NMS, OKS-NMS with nms_thr < 1; the default stays the SAH's top-k."""
@@ -143,6 +154,12 @@ def test_predict_with_the_one_to_many_branch(calibrated_model):
     capped = _predict(model, x, branch='one2many', score_thr=0.0, nms_pre=1000, nms_thr=0.5,
                       max_per_img=5)
     np.testing.assert_allclose(capped.keypoints, nms.keypoints[:5])
+    # predict hands this decoding to decode_one2many_nms, which the benchmarks can call too
+    with torch.no_grad():
+        direct = decode_one2many_nms(model.head, model.extract_feat(x), dict(
+            branch='one2many', score_thr=0.0, nms_pre=1000, nms_thr=0.5, max_per_img=5))[0]
+    np.testing.assert_array_equal(direct['keypoints'].numpy(), capped.keypoints)
+    np.testing.assert_array_equal(direct['scores'].numpy(), capped.scores)
     model.head.switch_to_deploy()
     with pytest.raises(ValueError, match='one2many'):
         _predict(model, x, branch='one2many')

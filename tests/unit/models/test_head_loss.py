@@ -6,6 +6,9 @@ import pytest
 import torch
 from mmpose.registry import MODELS
 
+from erpose_mm.models.heads import total_loss
+from erpose_mm.models.heads.loss_terms import ONE2MANY_SUFFIX, STATISTICS, is_loss
+
 
 def test_loss_both_heads_and_one_positive_per_person_in_sah(model_n, make_pose_sample, random_person):
     model = copy.deepcopy(model_n).train()
@@ -18,7 +21,13 @@ def test_loss_both_heads_and_one_positive_per_person_in_sah(model_n, make_pose_s
         assert torch.isfinite(losses[k]) and losses[k] > 0, k
     assert losses['num_pos'].item() == pytest.approx(1.5)       # SAH: 3 people, 2 images
     assert losses['num_pos_o2m'].item() > 1.5                    # MAH: top-k per person
-    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    # every entry is a loss or a named statistic, the MAH's under the suffix
+    for k in losses:
+        base = k[:-len(ONE2MANY_SUFFIX)] if k.endswith(ONE2MANY_SUFFIX) else k
+        assert is_loss(k) or k in STATISTICS or base in STATISTICS, k
+    assert 'num_widened' in losses and 'num_widened_o2m' not in losses
+    total = total_loss(losses)
+    assert torch.equal(total, sum(v for k, v in losses.items() if 'loss' in k))  # parse_losses
     total.backward()
     assert model.head.one2one.kpt[0][-1].weight.grad.abs().sum() > 0
     assert model.head.one2many.kpt[0][-1].weight.grad.abs().sum() > 0
@@ -31,7 +40,7 @@ def test_sah_only_training_reaches_the_backbone(model_cfg, make_pose_sample, ran
     model = MODELS.build(cfg).train()
     assert model.head.detach_one2one and model.head.one2many is None
     losses = model.loss(torch.rand(1, 3, 128, 160), [make_pose_sample(torch.stack([random_person(60, 60)]))])
-    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    total_loss(losses).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
 
 
@@ -74,7 +83,7 @@ def test_confidence_targets_soft_by_default_hard_as_option(model_n, model_cfg, m
     pos = soft > 0
     assert pos.sum() >= 2 and (soft <= 1).all() and (soft[pos] < 1).any()
     # the same assignment, redone: each person's best-aligned positive gets its best OKS
-    outs = head.decode(*raw)
+    outs = head.decode(raw)
     res = head.assign(outs, head.batch_targets(samples, 'cpu'), head.assigner_one2many)
     res = {k: v[0] for k, v in res.items() if v.dim()}
     assert torch.equal(res['gt_inds'] >= 0, pos)
@@ -98,7 +107,7 @@ def test_loss_finite_without_positives(model_n, make_pose_sample):
     empty = make_pose_sample(torch.zeros(0, 17, 2), torch.zeros(0, 17))
     crowd_only = make_pose_sample(torch.zeros(1, 17, 2), torch.zeros(1, 17))   # no labelled keypoints
     losses = model.loss(x, [empty, crowd_only])
-    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    total = total_loss(losses)
     assert torch.isfinite(total)
     assert losses['loss_pose'].item() == 0 and losses['num_pos'].item() == 0
     total.backward()

@@ -18,7 +18,7 @@ def test_keypoint_prior_starts_offsets_at_a_standing_pose(model_cfg):
         model.init_weights()           # as the Runner does before training
         head = model.head.eval()
         with torch.no_grad():
-            out = head.decode(*head.one2one(feats))
+            out = head.decode(head.one2one(feats))
         rel = out['keypoints'][0] - out['priors'][:, None]              # (N, K, 2) px
         return rel / out['strides'][:, None, None], head               # in strides
 
