@@ -10,11 +10,11 @@ class One2ManyWeightHook(Hook):
 
     YOLO26 moves its one-to-many / one-to-one loss balance from 0.8 to 0.1 in this way. In
     ER-Pose the one-to-one head (SAH) trains on detached features, so the weight only scales
-    the gradients that the MAH's losses send to the MAH, neck and backbone; AdamW divides
-    each update by the running gradient RMS, so such a scale mostly cancels (except through
-    ``eps``, weight decay relative to the update, and gradient clipping over all
-    parameters). The weight is set from ``runner.iter`` at every iteration, so a resumed run
-    continues the schedule.
+    the gradients that the losses of the one-to-many head (MAH) send to the MAH, neck and
+    backbone; AdamW divides each update by the running gradient RMS, so such a scale mostly
+    cancels (except through ``eps``, weight decay relative to the update, and gradient
+    clipping over all parameters). The weight is set from ``runner.iter`` at every
+    iteration, so a resumed run continues the schedule.
     """
 
     priority = 'NORMAL'

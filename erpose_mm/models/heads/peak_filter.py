@@ -1,5 +1,5 @@
-"""A learned 3-D max filter for the one-to-one head's confidence (DeFCN's 3DMF, Wang et al.,
-CVPR 2021): lets the SAH compare a cell's features with the strongest features around it, in
+"""A learned 3-D max filter for the one-to-one head's (SAH) confidence (DeFCN's 3DMF, Wang et
+al., CVPR 2021): lets the SAH compare a cell's features with the strongest features around it, in
 space and across neighbouring pyramid levels, so it can tell the cell that should fire for a
 person from its neighbours without any NMS.
 

@@ -37,7 +37,7 @@ class KeypointDrivenAssigner:
       candidates with the highest score; a cell so claimed by several people goes to the
       person for which its score is highest (the other person keeps its remaining cells,
       and may end with fewer than ``topk``, or none, in a dense crowd).
-    * **one-to-one matching** (``topk == 1``, the single-assignment head, SAH; or
+    * **one-to-one matching** (``topk == 1``, the one-to-one head, SAH; or
       ``injective=True``): an injective matching of people to cells, so that every labelled
       person gets exactly one positive and no cell serves two people ("SAH assigns a single
       positive sample per instance"). It is the greedy matching by score: repeatedly the
