@@ -61,6 +61,7 @@ def make_random_checkpoint(config, out_file: str, seed: int = 0, conf_std: float
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
     from .deploy.export import load_config
+    from .models.heads import split_keypoint_channels
     cfg = load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     torch.manual_seed(seed)
@@ -106,8 +107,8 @@ def make_random_checkpoint(config, out_file: str, seed: int = 0, conf_std: float
                 last.bias.fill_(0)
                 last.bias.add_(conf_mean - level_out(br.conf[lvl], lvl).mean())
                 last = br.kpt[lvl][-1]
-                out = level_out(br.kpt[lvl], lvl)
-                last.weight.mul_(offset_std / out[:2 * K].std().clamp(min=1e-12))
+                offsets, _ = split_keypoint_channels(level_out(br.kpt[lvl], lvl), K, dim=0)
+                last.weight.mul_(offset_std / offsets.std().clamp(min=1e-12))
                 last.bias.zero_()
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     torch.save({'state_dict': model.state_dict(),
