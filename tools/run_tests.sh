@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install everything if needed (idempotent) and run the test suite.
-#   bash tools/run_tests.sh [pytest args]
+# Install everything if needed (idempotent) and run the test suite (tests/unit/ and
+# tests/integration/); extra arguments go to pytest:
+#   bash tools/run_tests.sh                  # everything
+#   bash tools/run_tests.sh -m "not slow"    # the fast loop: no subprocess, training, export
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
