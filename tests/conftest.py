@@ -135,3 +135,14 @@ def random_person():
         g = torch.Generator().manual_seed(int(cx * 7 + cy))
         return torch.tensor([cx, cy]) + torch.randn(K, 2, generator=g) * s
     return make
+
+
+INTEGRATION = osp.join(osp.dirname(osp.abspath(__file__)), 'integration')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/integration/ runs a subprocess, trains or exports: all are
+    ``slow`` (``-m "not slow"`` leaves them out)."""
+    for item in items:
+        if str(item.fspath).startswith(INTEGRATION + os.sep):
+            item.add_marker(pytest.mark.slow)

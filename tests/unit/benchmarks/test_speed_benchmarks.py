@@ -33,6 +33,7 @@ def run(*args):
                           timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 @pytest.mark.parametrize('script,args,message', [
     ('benchmarks/train_speed.py', ['--device', 'cuda', '--no-write'],

@@ -233,6 +233,7 @@ def _check_tool(data, cache, *extra):
                           cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_check_dataset_tool_prints_the_report_and_fails_like_training(data, cache):
     faults = break_coco_dataset(data, faults=('corrupt', 'nan', 'box'))
     p = _check_tool(data, cache)
@@ -256,6 +257,7 @@ def _train(data, work, *extra):
                           cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 def test_training_refuses_too_many_bad_images_and_trains_without_them(data, tmp_path):
     faults = break_coco_dataset(data, faults=('missing', 'corrupt'))
     p = _train(data, str(tmp_path / 'refused'))
@@ -403,6 +405,7 @@ def test_keypoint_counts_and_values_that_cannot_be_trained_on(data, cache):
                         'CrowdPose; docs/custom_keypoints.md)') and '\n' not in msg
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('value', ['-1', '1.5', 'nan'])
 def test_max_bad_images_outside_0_1_is_refused(data, cache, value):
     p = _check_tool(data, cache, '--max-bad-images', value)
@@ -413,6 +416,7 @@ def test_max_bad_images_outside_0_1_is_refused(data, cache, value):
         _dataset(data, cache, max_bad_image_fraction=float(value))
 
 
+@pytest.mark.slow
 def test_training_refuses_keypoint_counts_and_bad_flags_with_one_line(data, tmp_path):
     path, raw, first = _annotated(data)
     for a in raw['annotations']:

@@ -214,6 +214,7 @@ def test_easy_preset_and_overrides(tmp_path):
                                     difficulty='impossible', progress=False)
 
 
+@pytest.mark.slow
 def test_cli(tmp_path):
     out = tmp_path / 'cli'
     proc = subprocess.run(
@@ -258,6 +259,7 @@ def test_mmpose_coco_dataset_loads(medium_ds):
 
 
 # ------------------------------------------------------------------ package modules
+@pytest.mark.slow
 def test_package_loads_without_torch():
     code = ('import importlib.util, sys\n'
             f'spec = importlib.util.spec_from_file_location("cli", {CLI_PATH!r})\n'
@@ -345,6 +347,7 @@ def test_demo_image(tmp_path):
     assert open(again, 'rb').read() != open(path, 'rb').read()
 
 
+@pytest.mark.slow
 def test_demo_image_cli(tmp_path):
     out, ann = tmp_path / 'demo.png', tmp_path / 'demo.json'
     args = [sys.executable, DEMO_CLI_PATH, str(out), '--width', '300', '--height', '200',

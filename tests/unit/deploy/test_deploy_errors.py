@@ -174,6 +174,7 @@ def test_work_dir_that_is_a_file_or_holds_an_earlier_export(files, monkeypatch, 
     assert (out / 'end2end.onnx').read_bytes() == b'an earlier export'  # checks only
 
 
+@pytest.mark.slow
 def test_export_onnx_takes_the_config_input_size(tmp_path):
     """export_onnx without input_size exports at the size the config tests at (256 for the
     synthetic config), graph and metadata alike; bad sizes are one-line errors."""

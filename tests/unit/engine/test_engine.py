@@ -73,6 +73,7 @@ def _person_sample(h=256, w=256, seed=0):
     return ds
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not cpu_has_native_bf16(), reason='CPU without native bf16')
 def test_cpu_bf16_wrapper_autocasts_the_backbone_and_keeps_the_head_fp32(quickstart_model):
     model = copy.deepcopy(quickstart_model).train()
@@ -112,6 +113,7 @@ def test_cpu_bf16_wrapper_falls_back_to_fp32_without_native_bf16(quickstart_mode
     assert all(f.dtype == torch.float32 for f in feats)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('update_buffers', [True, False])
 def test_dedup_ema_averages_a_shared_tensor_once_per_step(update_buffers):
     init_default_scope('mmpose')

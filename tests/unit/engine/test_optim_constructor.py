@@ -61,6 +61,7 @@ def test_groups_are_merged_by_setting():
     assert d == {names2[k]: v for k, v in settings(default).items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('foreach', [None, True])
 def test_updates_are_bit_identical_to_one_group_per_parameter(foreach):
     m1, ow1 = build(True, foreach)
@@ -70,6 +71,7 @@ def test_updates_are_bit_identical_to_one_group_per_parameter(foreach):
     assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m0.parameters()))
 
 
+@pytest.mark.slow
 def test_state_saved_with_one_group_per_parameter_resumes():
     m0, ow0 = build(False)
     train(m0, ow0, 2)

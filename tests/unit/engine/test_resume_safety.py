@@ -34,6 +34,7 @@ def test_the_runner_writes_checkpoints_atomically():
     assert runner_mod.find_latest_checkpoint is find_resumable_checkpoint
 
 
+@pytest.mark.slow
 def test_a_kill_during_the_write_leaves_the_old_checkpoint(tmp_path):
     """A process killed (SIGKILL) in the middle of torch.save, through the function the
     Runner calls: the final name still holds the previous, complete checkpoint."""
@@ -164,6 +165,7 @@ def test_nothing_to_resume(tmp_path):
         find_resumable_checkpoint(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_train_resume_with_an_empty_last_checkpoint(tmp_path):
     """tools/train.py --resume after a crash that emptied last_checkpoint and truncated the
     newest checkpoint: it continues from the newest complete one and says so."""
@@ -210,6 +212,7 @@ def _lr_at(out: str, epoch: int, it: int) -> str:
     return m.group(1)
 
 
+@pytest.mark.slow
 def test_train_resume_skips_a_weights_only_checkpoint(tmp_path):
     """last_checkpoint names a deleted epoch_2.pth and a best checkpoint (weights only) is
     the newest file: --resume continues from epoch_1.pth with its optimizer and scheduler

@@ -131,6 +131,7 @@ def _best_box_iou(model, x, gt_box):
     return (inter / (union - inter)).max().item()
 
 
+@pytest.mark.slow
 def test_box_driven_ablation_head_learns_boxes(model_cfg, make_pose_sample, random_person):
     """with_bbox + IoU assignment (Table III's box-driven rows): the IoU losses train the
     box branch, and a few steps on one image bring a predicted box onto the person's."""

@@ -178,6 +178,7 @@ def head_topk(model, x, **kw):
         return model.head.select_topk(outs, 0.0, 100, **kw)[0]
 
 
+@pytest.mark.slow
 def test_off_by_default_is_todays_decode(model, x):
     ref = head_topk(model, x)
     for kw in (dict(), dict(dedupe_thr=None)):
@@ -194,6 +195,7 @@ def test_off_by_default_is_todays_decode(model, x):
     assert np.all(np.diff(c.scores) <= 0)
 
 
+@pytest.mark.slow
 def test_onnx_export_with_dedupe_matches_pytorch(model, x, onnx_pair):
     plain, dd = onnx_pair
     m = onnx.load(dd)
@@ -219,6 +221,7 @@ def test_onnx_export_with_dedupe_matches_pytorch(model, x, onnx_pair):
     np.testing.assert_allclose(kpts[0, :n, :, 2], ref['keypoint_scores'].numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_runner_numpy_dedupe_on_any_export(onnx_pair, x):
     """ERPoseONNX(dedupe_thr=...) on the plain export == the export with the dedupe baked
     in (and re-applying it there drops nothing more)."""

@@ -208,6 +208,7 @@ def _train(data, work, ckpt, *extra):
     return p.returncode, p.stdout + p.stderr
 
 
+@pytest.mark.slow
 def test_train_load_from_another_k_trains_and_another_scale_is_refused(ckpts, tiny_data,
                                                                       tmp_path):
     rc, out = _train(tiny_data, str(tmp_path / 'k'), ckpts['n14'])
