@@ -36,5 +36,6 @@ if _registers():
     # registration below could not import MMPose at all
     stub_torchvision_if_unusable()
     from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration)
+    from .datasets import checked_dataset  # noqa: E402,F401  (registers the checked datasets)
     from . import deploy  # noqa: E402,F401  (MMDeploy rewriters if mmdeploy is imported)
     from . import apis  # noqa: E402,F401  (MMPoseInferencer aliases: pose2d='erpose-n')

@@ -11,33 +11,19 @@ writes ``OUT/{train,val}/*.jpg`` and ``OUT/annotations/person_keypoints_{train,v
 (see ``erpose_mm/datasets/synthetic/__init__.py`` for the figure model and label
 conventions).
 
-The generator package is loaded straight from its folder, so this script only needs
-numpy, opencv and tqdm (not torch / mmpose) and works without installing erpose_mm.
+Needs only numpy, opencv and tqdm (not torch / mmpose): run as a script it sets
+``ERPOSE_MM_RUNTIME_ONLY=1`` before importing :mod:`erpose_mm.datasets.synthetic`, so
+``import erpose_mm`` registers nothing and neither torch nor MMPose is loaded.
 """
 import argparse
-import importlib.util
-import os.path as osp
-import sys
+import os
 import time
-
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
 
 
 def load_generator():
-    """Import the erpose_mm/datasets/synthetic package without importing the erpose_mm
-    package (whose __init__ pulls in torch and the OpenMMLab stack)."""
-    folder = osp.join(REPO_ROOT, 'erpose_mm', 'datasets', 'synthetic')
-    name = 'erpose_mm_synthetic_standalone'
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(folder, '__init__.py'), submodule_search_locations=[folder])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # so worker processes can pickle its functions
-    spec.loader.exec_module(module)
-    return module
+    """The :mod:`erpose_mm.datasets.synthetic` package (numpy, OpenCV and tqdm only)."""
+    from erpose_mm.datasets import synthetic
+    return synthetic
 
 
 def parse_args(argv=None):
@@ -115,4 +101,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    os.environ.setdefault('ERPOSE_MM_RUNTIME_ONLY', '1')
     main()

@@ -9,15 +9,14 @@ Example::
 The image is made here, from the repository alone (no downloaded sample needed); the same
 seed and size give the same image. ``--ann-out`` also writes the drawn people's
 keypoints as a JSON list of COCO annotations. Existing files are never replaced unless
-``--overwrite`` is given. Needs only numpy and OpenCV (not torch / mmpose).
+``--overwrite`` is given. Needs only numpy and OpenCV (not torch / mmpose): run as a script
+it sets ``ERPOSE_MM_RUNTIME_ONLY=1`` before importing :mod:`erpose_mm.datasets.synthetic`.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'dataset_converters'))
-from make_synthetic_coco import load_generator  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,7 +43,8 @@ def main(argv=None) -> int:
         print(f'error: --width/--height must be >= 16, got {args.width}x{args.height}',
               file=sys.stderr)
         return 2
-    anns = load_generator().write_demo_image(
+    from erpose_mm.datasets.synthetic import write_demo_image
+    anns = write_demo_image(
         args.out, width=args.width, height=args.height, seed=args.seed,
         num_people=args.num_people, overwrite=args.overwrite)
     if args.ann_out:
@@ -55,4 +55,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+    os.environ.setdefault('ERPOSE_MM_RUNTIME_ONLY', '1')
     sys.exit(main())
