@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ...runtime.constants import AREA_PER_BOX
+
 
 def _as_tensor(x, device) -> Tensor:
     """A data sample field (tensor or array) as a float32 tensor on ``device`` (no op when it
@@ -62,7 +64,7 @@ def pad_targets(batch_data_samples: Sequence, num_keypoints: int, oks_scale: str
     elif use_areas:
         areas = cat('areas', ())
     else:
-        areas = wh.prod(-1) * 0.53  # COCO's mean mask/box area ratio
+        areas = wh.prod(-1) * AREA_PER_BOX  # COCO's mean mask/box area ratio
     # where each person goes in the padded (B, G) layout (host arithmetic on counts)
     img = np.repeat(np.arange(B), counts)
     slot = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
