@@ -9,17 +9,14 @@ Parameters are counted after ``head.switch_to_deploy()`` removes the one-to-many
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
 
-import torch  # noqa: E402
-
-import erpose_mm  # noqa: E402,F401
-from mmengine.analysis import FlopAnalyzer  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmpose.registry import MODELS  # noqa: E402
+import erpose_mm  # noqa: F401
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
 
 PAPER = {'erpose-n': 2.53, 'erpose-s': 9.69, 'erpose-m': 23.36, 'erpose-l': 39.95}
 

@@ -9,11 +9,8 @@ import json
 import os
 import os.path as osp
 import re
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import erpose_mm  # noqa: E402,F401
+import erpose_mm  # noqa: F401  (registers the ER-Pose modules)
 
 
 def load_scalars(work_dir: str):
@@ -61,6 +58,9 @@ def draw_predictions(config: str, checkpoint: str, image: str, out_file: str) ->
     import mmcv
     from mmpose.apis import inference_bottomup, init_model
     from mmpose.registry import VISUALIZERS
+
+    from erpose_mm.compat import apply_stack_adapters
+    apply_stack_adapters()  # checkpoint loading (torch >= 2.6), MMPose's visualizer
     model = init_model(config, checkpoint, device='cpu')
     result = inference_bottomup(model, image)[0]
     vis = VISUALIZERS.build(dict(type='PoseLocalVisualizer', radius=3, line_width=2,

@@ -29,20 +29,18 @@ import io
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 from typing import Dict, List
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import erpose_mm  # noqa: E402,F401
-from erpose_mm.evaluation.tae import (DEFAULT_MIN_OKS, aggregate_tae, image_tae,  # noqa: E402
+import erpose_mm  # noqa: F401
+from erpose_mm.evaluation.tae import (DEFAULT_MIN_OKS, aggregate_tae, image_tae,
                                       tae_ap_correlation)
-from mmengine.config import Config, DictAction  # noqa: E402
+from erpose_mm.runtime.constants import AREA_PER_BOX
+from erpose_mm.runtime.geometry import input_to_image
+from mmengine.config import Config, DictAction
 
 
 def parse_args(argv=None):
@@ -152,7 +150,7 @@ def load_gt(ann_file: str, use_area: bool = True) -> Dict[int, dict]:
             continue
         k = np.asarray([a['keypoints'] for a in anns], np.float64).reshape(len(anns), -1, 3)
         areas = np.asarray([a['area'] if use_area and 'area' in a
-                            else 0.53 * a['bbox'][2] * a['bbox'][3] for a in anns], np.float64)
+                            else AREA_PER_BOX * a['bbox'][2] * a['bbox'][3] for a in anns], np.float64)
         ignore = np.asarray([not _has_people(a) for a in anns], bool)
         out[img_id] = dict(keypoints=k[..., :2], visible=k[..., 2], areas=areas, ignore=ignore)
     return out
@@ -162,8 +160,10 @@ def load_gt(ann_file: str, use_area: bool = True) -> Dict[int, dict]:
 def load_model(cfg: Config, checkpoint: str, device: str, num_keypoints: int):
     from mmengine.runner import load_checkpoint
 
+    from erpose_mm.compat import apply_stack_adapters
     from erpose_mm.engine.checkpoint import check_checkpoint_fits
     from mmpose.apis import init_model
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (weights_only)
     model = init_model(copy.deepcopy(cfg), None, device='cpu')
     head = getattr(model, 'head', None)
     if head is None or not hasattr(head, 'dense_outputs'):
@@ -180,11 +180,10 @@ def load_model(cfg: Config, checkpoint: str, device: str, num_keypoints: int):
 
 def _to_image(kpts: torch.Tensor, meta: dict) -> np.ndarray:
     """Model-input px -> original image px (BottomupResize metainfo)."""
-    k = kpts.detach().float().cpu().numpy()
-    size = np.asarray(meta['input_size'], np.float64)
-    center = np.asarray(meta['input_center'], np.float64)
-    scale = np.asarray(meta['input_scale'], np.float64)
-    return k / size * scale + center - 0.5 * scale
+    return input_to_image(kpts.detach().float().cpu().numpy(),
+                          np.asarray(meta['input_center'], np.float64),
+                          np.asarray(meta['input_scale'], np.float64),
+                          np.asarray(meta['input_size'], np.float64))
 
 
 @torch.no_grad()

@@ -2,15 +2,10 @@
 import contextlib
 import io
 import json
-import os.path as osp
-import sys
-
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, osp.join(REPO, 'tools/analysis'))
-import keypoint_group_oracle as tool  # noqa: E402
+from tools.analysis import keypoint_group_oracle as tool
 
 
 def _person(cx, cy, h=160.0):

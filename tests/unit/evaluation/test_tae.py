@@ -354,8 +354,7 @@ def test_cli_smoke_two_checkpoints(tiny, tmp_path):
 
 @pytest.mark.slow
 def test_cli_given_ap_and_correlation(tiny, tmp_path, capsys):
-    sys.path.insert(0, osp.dirname(TOOL))
-    import task_alignment_error as tool
+    from tools.analysis import task_alignment_error as tool
     root, (c0, c1, _) = tiny
     out = tool.main([CFG, c0, c1, c0, '--ap', '0.5', '0.4', '0.45', '--labels', 'a', 'b', 'c',
                      '--max-images', '1', '--max-dets', '0', '--device', 'cpu', *_opts(root)])
@@ -369,8 +368,7 @@ def test_cli_given_ap_and_correlation(tiny, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_rejects_checkpoint_with_other_keypoint_count(tiny):
-    sys.path.insert(0, osp.dirname(TOOL))
-    import task_alignment_error as tool
+    from tools.analysis import task_alignment_error as tool
     root, (_, _, c14) = tiny
     with pytest.raises(ValueError, match='does not fit'):
         tool.main([CFG, c14, '--max-images', '1', '--ap', '0.1', '--device', 'cpu', *_opts(root)])
