@@ -276,5 +276,20 @@ def test_cli_writes_checkpoint_and_never_overwrites(tmp_path):
     assert set(ckpt['state_dict']) == set(model.state_dict())
     before = out.stat().st_mtime_ns
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert res.returncode == 1 and 'exists' in res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.strip() == f'error: {out} exists; not overwriting it'
     assert out.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize('which', ['src', 'config'])
+def test_cli_refuses_a_missing_file_with_status_2(tmp_path, capsys, which):
+    from tools.model_converters import yolov8_to_erpose
+    (tmp_path / 'src.pt').write_bytes(b'')  # checked for existence before it is read
+    args = dict(src=str(tmp_path / 'src.pt'), config=osp.join(REPO, CONFIGS['n']))
+    args[which] = str(tmp_path / 'missing.pth')
+    with pytest.raises(SystemExit) as err:
+        yolov8_to_erpose.main([args['src'], args['config'], str(tmp_path / 'out.pth')])
+    assert err.value.code == 2
+    problem = 'no such file' if which == 'src' else 'no such config file'
+    assert capsys.readouterr().err.strip() == f'error: {tmp_path / "missing.pth"}: {problem}'
+    assert not (tmp_path / 'out.pth').exists()

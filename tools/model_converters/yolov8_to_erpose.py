@@ -13,7 +13,8 @@ and decoding fit (``erpose_mm/models/converters/yolov8.py``). Every other tensor
 is the model's own initialisation (``model.init_weights()`` with ``--seed``), so
 ``load_from`` finds a complete checkpoint; OUT's ``meta['yolov8_conversion']`` lists
 what was mapped and what was left at init. Prints the same. Refusals (not a YOLOv8,
-another scale, ...) are one line, ``error: ...``, exit status 1.
+another scale, a missing file, an OUT that exists, ...) are one line on stderr,
+``error: FILE: problem``, exit status 2.
 """
 import argparse
 import os
@@ -21,6 +22,15 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction  # noqa: E402
+
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def refuse(line: str):
+    """Print ``line`` (one line, ``error: ...``) on stderr and exit with status 2."""
+    print(line, file=sys.stderr)
+    sys.exit(REFUSAL_STATUS)
 
 
 def parse_args(argv=None):
@@ -38,9 +48,11 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if osp.exists(args.out):
-        sys.exit(f'error: {args.out} exists; not overwriting it')
+        refuse(f'error: {args.out} exists; not overwriting it')
     if not osp.isfile(args.src):
-        sys.exit(f'error: {args.src}: no such file')
+        refuse(f'error: {args.src}: no such file')
+    if not osp.isfile(args.config):
+        refuse(f'error: {args.config}: no such config file')
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -53,7 +65,7 @@ def main(argv=None) -> int:
     try:
         source = load_yolov8_source(read_checkpoint(args.src))
     except ValueError as e:  # ConversionError and unreadable files
-        sys.exit(f'error: {e}')
+        refuse(f'error: {e}' if args.src in str(e) else f'error: {args.src}: {e}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -67,7 +79,7 @@ def main(argv=None) -> int:
     try:
         conv = convert_to_erpose(source, model, osp.basename(args.config))
     except ConversionError as e:
-        sys.exit(f'error: {args.src}: {e}')
+        refuse(f'error: {args.src}: {e}')
     report = dict(source=osp.abspath(args.src), source_model=source.name,
                   config=args.config, seed=args.seed, mapped=conv.mapped,
                   left_at_init=conv.left_at_init, left_at_init_keys=conv.left_at_init_keys,
