@@ -11,6 +11,8 @@ from ``left_`` / ``right_`` names). ``--keep`` keeps the named keypoints in the 
 (default: all). People with none of the kept keypoints labelled are dropped. The project
 uses it to derive a small set with another keypoint count from the synthetic generator's
 17-keypoint data (docs/custom_keypoints.md); ``yolo_pose_to_coco.py`` converts it back.
+A missing or malformed json, an unknown ``--keep`` name or a non-empty output folder is
+refused with one line naming the file and the problem (exit status 2).
 """
 import argparse
 import json
@@ -20,6 +22,16 @@ import shutil
 import sys
 from collections import defaultdict
 from typing import List, Optional
+
+
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def refuse(line: str):
+    """Print ``line`` (one line, ``error: FILE: problem``) on stderr and exit with status 2."""
+    print(line, file=sys.stderr)
+    sys.exit(REFUSAL_STATUS)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,21 +45,39 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def read_coco(path: str) -> dict:
+    """The COCO keypoint json at ``path``; refuses (one line) what cannot be converted."""
+    if not osp.isfile(path):
+        refuse(f'error: {path}: no such annotation file')
+    try:
+        with open(path) as fh:
+            coco = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        refuse(f'error: {path}: not a readable json file ({type(e).__name__}: '
+               f'{str(e).splitlines()[0] if str(e) else e})')
+    if not isinstance(coco, dict) or not all(isinstance(coco.get(k), list)
+                                             for k in ('images', 'annotations', 'categories')):
+        refuse(f'error: {path}: not a COCO annotation file (needs images, annotations and '
+               'categories lists)')
+    if not coco['categories'] or not coco['categories'][0].get('keypoints'):
+        refuse(f'error: {path}: its first category has no keypoints (not a COCO keypoint file)')
+    return coco
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    with open(args.ann) as fh:
-        coco = json.load(fh)
+    coco = read_coco(args.ann)
     names = coco['categories'][0]['keypoints']
     keep = args.keep.split(',') if args.keep else names
     unknown = [n for n in keep if n not in names]
     if unknown:
-        sys.exit(f'error: {args.ann}: no keypoint named {unknown[0]} (it has {", ".join(names)})')
+        refuse(f'error: {args.ann}: no keypoint named {unknown[0]} (it has {", ".join(names)})')
     idx = [names.index(n) for n in keep]
     img_dir = osp.join(args.out, 'images', args.split)
     lbl_dir = osp.join(args.out, 'labels', args.split)
     for d in (img_dir, lbl_dir):
         if osp.isdir(d) and os.listdir(d):
-            sys.exit(f'error: {d} is not empty; not overwriting it')
+            refuse(f'error: {d} is not empty; not overwriting it')
         os.makedirs(d, exist_ok=True)
     anns = defaultdict(list)
     for a in coco['annotations']:

@@ -16,7 +16,8 @@ files), ``annotations`` (``bbox`` [x, y, w, h] px, ``area`` = box area, ``keypoi
 names and 1-based ``skeleton`` of ``--metainfo`` (an MMPose dataset metainfo file; its
 keypoint count K is what every line must have). Images without a label file are kept as
 images without people. Lines of other classes are skipped (``--class-id``, counted).
-Any malformed line stops the conversion with one line naming the file and line.
+Any malformed line stops the conversion with one line naming the file and line; a missing
+folder or metainfo file, or an ``--out`` that exists, likewise (exit status 2).
 """
 import argparse
 import json
@@ -29,6 +30,16 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 #: normalised coordinates may overshoot [0, 1] by this much (rounding in label tools);
 #: they are clipped, anything further is refused
 COORD_TOLERANCE = 1e-3
+
+
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def refuse(line: str):
+    """Print ``line`` (one line, ``error: FILE: problem``) on stderr and exit with status 2."""
+    print(line, file=sys.stderr)
+    sys.exit(REFUSAL_STATUS)
 
 
 class LabelError(ValueError):
@@ -180,15 +191,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if osp.exists(args.out):
-        sys.exit(f'error: {args.out} exists; not overwriting it')
+        refuse(f'error: {args.out} exists; not overwriting it')
     try:
+        if not osp.isdir(args.images):
+            raise LabelError(f'{args.images}: no such image folder')
         labels = args.labels or default_labels_dir(args.images)
         if not osp.isdir(labels):
             raise LabelError(f'{labels}: no such label folder')
         coco, counts = convert(args.images, labels, args.metainfo, args.kpt_dim,
                                args.class_id)
     except LabelError as e:
-        sys.exit(f'error: {e}')
+        refuse(f'error: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as fh:
         json.dump(coco, fh)
