@@ -15,8 +15,6 @@ import numpy as np
 from benchmarks.common.machine import log, timed_steps
 from benchmarks.common.rpc import WorkerProxy
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 INPUT = 640
 SWEEP_COUNTS = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300)
 
@@ -158,35 +156,25 @@ def quantized_variants(path: str, runtimes, calib: str, num_calib: int = 64,
     """``{runtime: model file}`` for the ONNX runtimes in ``runtimes`` besides 'ort': the
     INT8 QDQ file (``erpose_mm/deploy/quantize.py``, calibrated on the images of the
     folder ``calib``) for 'ort-int8', OpenVINO IRs of the fp32 / INT8 files for 'ov' /
-    'ov-int8' (skipped with a log line when openvino is not installed). Loaded by path:
-    the same code serves the peers venv (``latency_peers.py``), which has no project
-    install."""
+    'ov-int8' (skipped with a log line when openvino is not installed). The same code
+    serves the peers venv (``latency_peers.py``), which has no project install: it imports
+    ``erpose_mm`` from the repository root (its working directory), where the package
+    registers nothing without MMPose and these modules need neither torch nor MMPose."""
     import importlib.util
-    import sys
     out = {}
-    root = osp.join(ROOT, 'erpose_mm', 'deploy')
-
-    def load(file):
-        name = f'erpose_{file[:-3]}_standalone'
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, osp.join(root, file))
-            sys.modules[name] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(sys.modules[name])
-        return sys.modules[name]
-
     stem = osp.splitext(path)[0]
     int8 = None
     if any(r.endswith('int8') for r in runtimes):
         int8 = stem + '_int8.onnx'
-        load('quantize.py').quantize_onnx(path, int8, calib, num_calib=num_calib,
-                                          keep_float=keep_float)
+        from erpose_mm.deploy.quantize import quantize_onnx
+        quantize_onnx(path, int8, calib, num_calib=num_calib, keep_float=keep_float)
         if 'ort-int8' in runtimes:
             out['ort-int8'] = int8
     if any(r.startswith('ov') for r in runtimes):
         if importlib.util.find_spec('openvino') is None:
             log('[latency] openvino not installed: no OpenVINO rows (pip install openvino)')
             return out
-        ox = load('openvino_export.py')
+        from erpose_mm.deploy import openvino_export as ox
         for rt, src, sub in (('ov', path, '_ov'), ('ov-int8', int8, '_ov_int8')):
             if rt not in runtimes or src is None:
                 continue

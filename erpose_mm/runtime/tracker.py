@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from . import constants
 
@@ -151,6 +150,8 @@ class PoseTracker:
     @staticmethod
     def _assign(sim: np.ndarray, thr: float):
         """Hungarian on 1 - OKS; pairs below ``thr`` are not matches."""
+        # scipy where tracking runs: the runner (erpose_mm.runtime) imports without it
+        from scipy.optimize import linear_sum_assignment
         if sim.size == 0:
             return []
         rows, cols = linear_sum_assignment(-sim)
