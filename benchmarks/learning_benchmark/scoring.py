@@ -14,8 +14,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                        .87, .87, .89, .89]) / 10.0
+from erpose_mm.runtime import constants
+
+COCO_SIGMAS = np.array(constants.COCO_SIGMAS)
 COCO_NAMES = ('AP', 'AP50', 'AP75', 'AP_M', 'AP_L', 'AR', 'AR50', 'AR75', 'AR_M', 'AR_L')
 CROWD_NAMES = ('AP', 'AP50', 'AP75', 'AR', 'AR50', 'AR75', 'AP_E', 'AP_M', 'AP_H')
 
