@@ -35,8 +35,10 @@ def parse_decoding(text: str) -> tuple:
 def decode_run(row_dir: str, decodings: Dict[str, dict], with_saved: List[str]) -> Dict[str, dict]:
     from mmengine.runner import Runner
 
+    from erpose_mm.compat import apply_stack_adapters
     from benchmarks.learning_benchmark.mm_worker import build_mm_cfg
     from benchmarks.learning_benchmark.sah_diagnostics import score_file
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (the row's epoch_N.pth)
     spec = json.load(open(osp.join(row_dir, 'spec.json')))
     cfg, _ = build_mm_cfg(spec, 1)
     last = spec['budget']['epochs']

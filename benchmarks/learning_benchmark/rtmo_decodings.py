@@ -18,7 +18,8 @@ import torch
 
 def score_decodings(config: str, checkpoint: str, gt_json: str) -> Dict[str, Dict[str, float]]:
     """``{'dcc': scores, 'regression': scores}`` over the config's test set."""
-    import erpose_mm  # noqa: F401  (the project's adapters for the MMPose stack)
+    import erpose_mm  # noqa: F401  (registers the ER-Pose modules)
+    from erpose_mm.compat import apply_stack_adapters
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
@@ -26,6 +27,7 @@ def score_decodings(config: str, checkpoint: str, gt_json: str) -> Dict[str, Dic
     from mmpose.registry import DATASETS, MODELS
 
     from benchmarks.learning_benchmark.scoring import score_keypoints
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (weights_only)
     cfg = Config.fromfile(config)
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)

@@ -272,7 +272,9 @@ def main(argv: List[str] = None) -> None:
     import torch
     torch.set_num_threads(1)
     import erpose_mm  # noqa: F401
+    from erpose_mm.compat import apply_stack_adapters
     from mmengine.registry import init_default_scope
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (weights_only)
     init_default_scope('mmpose')
     epochs = [int(e) for e in args.epochs.split(',')]
     report = {}

@@ -16,11 +16,14 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def mm_env() -> None:
-    """Register the project and MMPose modules; quiet MMEngine's INFO logging."""
+    """Register the project and MMPose modules, apply the stack adapters; quiet MMEngine's INFO
+    logging."""
     import logging
-    import erpose_mm  # noqa: F401  (registers modules, torchvision stub, adapters)
+    import erpose_mm  # noqa: F401  (registers the ER-Pose modules)
+    from erpose_mm.compat import apply_stack_adapters
     from mmengine.logging import MMLogger
     from mmpose.utils import register_all_modules
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (``build_mm_model``)
     register_all_modules(init_default_scope=True)
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # init_weights / deploy chatter
 
@@ -168,7 +171,7 @@ def rtmo_ort_case(path: str, threads: int, img0: np.ndarray, score_thr: float, i
 
 def erpose_ort_case(name: str, path: str, threads: int, img0: np.ndarray, score_thr: float,
                     info: dict, runtime: str = 'ort', model_file: Optional[str] = None) -> Case:
-    """ER-Pose ONNX with the project's runner (``erpose_mm/deploy/onnx_runner.py``,
+    """ER-Pose ONNX with the project's runner (:mod:`erpose_mm.runtime`,
     numpy + cv2) for pre / post (its metadata from the fp32 ``path``). The session itself
     is created with the same options as every other model's (``make_session`` of
     ``runtime``: ORT or OpenVINO) on ``model_file`` (default ``path``: an INT8 ``.onnx`` or
@@ -191,9 +194,9 @@ def erpose_ort_case(name: str, path: str, threads: int, img0: np.ndarray, score_
 
 
 def _erpose_runner_module():
-    """``erpose_mm/deploy/onnx_runner.py`` (torch-free; loaded as a module of the package)."""
-    from erpose_mm.deploy import onnx_runner
-    return onnx_runner
+    """:mod:`erpose_mm.runtime` (torch-free: the ONNX runner)."""
+    from erpose_mm import runtime
+    return runtime
 
 
 def mm_eager_case(name: str, model, cfg, threads: int, img0: np.ndarray, replay_attr: str,
