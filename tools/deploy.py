@@ -3,6 +3,8 @@
     python tools/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMG --work-dir DIR --device cpu
         [--test-img IMG] [--log-level INFO] [--show] [--skip-visualize]
 
+(``--out-dir DIR`` is ``--work-dir DIR``: the spelling of the other tools' output folder.)
+
 Writes ``DIR/end2end.onnx`` (outputs ``dets`` [B,N,5], ``keypoints`` [B,N,K,3]; no NMS)
 and, unless ``--skip-visualize``, ``DIR/output_onnxruntime.jpg`` and
 ``DIR/output_pytorch.jpg`` (the backend model and the PyTorch model on ``--test-img``).
@@ -15,22 +17,31 @@ one process, ONNX IR only, no partition / calibration / SDK dump. The ER-Pose re
 ``torch.onnx.export(dynamo=False)``) are registered before the export.
 
 Before the (slow) export it checks its inputs and stops with one line, ``error: PATH:
-problem`` (exit status 1), for: a missing file; a deploy config that is not one (e.g. the
-model config given first: the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG) or is for
-another codebase or task; a model config that is not an ER-Pose model config; a
-checkpoint that is not one or does not fit the model config (another scale, keypoint
-count or model: ``--allow-partial-checkpoint`` exports it anyway); an image that cannot
-be decoded; a static ``onnx_config.input_shape`` that is not two positive multiples of 32
-or differs from the size the model config tests at (its ``BottomupResize`` / codec
-``input_size``: the graph, its metadata and the deploy config always agree); a
-``--work-dir`` that is a file; outputs of an earlier export in ``--work-dir``
-(``end2end.onnx``, ...) unless ``--overwrite``.
+problem`` on stderr (exit status 2, as every tool's refusal), for: a missing file; a
+deploy config that is not one (e.g. the model config given first: the order is DEPLOY_CFG
+MODEL_CFG CHECKPOINT IMG) or is for another codebase or task; a model config that is not
+an ER-Pose model config; a checkpoint that is not one or does not fit the model config
+(another scale, keypoint count or model: ``--allow-partial-checkpoint`` exports it
+anyway); an image that cannot be decoded; a static ``onnx_config.input_shape`` that is not
+two positive multiples of 32 or differs from the size the model config tests at (its
+``BottomupResize`` / codec ``input_size``: the graph, its metadata and the deploy config
+always agree); a ``--work-dir`` that is a file; outputs of an earlier export in
+``--work-dir`` (``end2end.onnx``, ...) unless ``--overwrite``.
 """
 import argparse
 import logging
 import os
 import os.path as osp
 import sys
+
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def refuse(line: str):
+    """Print ``line`` (one line, ``error: PATH: problem``) on stderr and exit with status 2."""
+    print(line, file=sys.stderr)
+    sys.exit(REFUSAL_STATUS)
 
 
 def parse_args(argv=None):
@@ -41,8 +52,10 @@ def parse_args(argv=None):
     parser.add_argument('img', help='image used to convert the model')
     parser.add_argument('--test-img', default=None,
                         help='image used to test the model (default: IMG)')
-    parser.add_argument('--work-dir', default=os.getcwd(),
-                        help='the dir to save logs and models')
+    parser.add_argument('--work-dir', '--out-dir', dest='work_dir', default=os.getcwd(),
+                        help='folder the export writes (end2end.onnx, the drawings); '
+                        "--work-dir as MMDeploy's tools/deploy.py, --out-dir as the "
+                        "other tools' output folders")
     parser.add_argument('--device', default='cpu', help='device used for conversion')
     parser.add_argument('--log-level', default='INFO',
                         choices=list(logging._nameToLevel.keys()), help='set log level')
@@ -63,7 +76,7 @@ def parse_args(argv=None):
 
 def _check_file(path, what):
     if not osp.isfile(path):
-        sys.exit(f'error: {what} not found: {path}')
+        refuse(f'error: {what} not found: {path}')
 
 
 ORDER = 'the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG'
@@ -72,12 +85,12 @@ ORDER = 'the order is DEPLOY_CFG MODEL_CFG CHECKPOINT IMG'
 def _read_config(path: str, what: str):
     from mmengine.config import Config
     if not path.endswith('.py'):
-        sys.exit(f'error: {path}: expected a {what} (.py), got another file type; {ORDER}')
+        refuse(f'error: {path}: expected a {what} (.py), got another file type; {ORDER}')
     try:
         return Config.fromfile(path)
     except Exception as e:  # syntax error, missing _base_, ...
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        sys.exit(f'error: {path}: cannot be read as a {what} ({first})')
+        refuse(f'error: {path}: cannot be read as a {what} ({first})')
 
 
 def check_deploy_config(path: str) -> None:
@@ -85,18 +98,18 @@ def check_deploy_config(path: str) -> None:
     cfg = _read_config(path, 'deploy config')
     if 'codebase_config' not in cfg or 'backend_config' not in cfg:
         if 'model' in cfg:
-            sys.exit(f'error: {path}: is a model config, not a deploy config; {ORDER}')
-        sys.exit(f'error: {path}: not an MMDeploy deploy config (no codebase_config / '
-                 'backend_config)')
+            refuse(f'error: {path}: is a model config, not a deploy config; {ORDER}')
+        refuse(f'error: {path}: not an MMDeploy deploy config (no codebase_config / '
+               'backend_config)')
     codebase = cfg.codebase_config.get('type')
     task = cfg.codebase_config.get('task')
     if codebase != 'mmpose':
-        sys.exit(f'error: {path}: a deploy config of codebase {codebase!r}, not mmpose; '
-                 'ER-Pose exports with configs/deploy/pose-detection_erpose_*.py')
+        refuse(f'error: {path}: a deploy config of codebase {codebase!r}, not mmpose; '
+               'ER-Pose exports with configs/deploy/pose-detection_erpose_*.py')
     if task != 'PoseDetection':
-        sys.exit(f'error: {path}: a deploy config of task {task!r}; ER-Pose (one-stage, '
-                 "box-free) exports as task 'PoseDetection' "
-                 '(configs/deploy/pose-detection_erpose_*.py)')
+        refuse(f'error: {path}: a deploy config of task {task!r}; ER-Pose (one-stage, '
+               "box-free) exports as task 'PoseDetection' "
+               '(configs/deploy/pose-detection_erpose_*.py)')
     return cfg
 
 
@@ -108,20 +121,20 @@ def check_input_shape(deploy_cfg, deploy_cfg_path: str, model_cfg, model_cfg_pat
     try:
         model_size = config_input_size(model_cfg)
     except ValueError as e:
-        sys.exit(f'error: {model_cfg_path}: {e}')
+        refuse(f'error: {model_cfg_path}: {e}')
     shape = (deploy_cfg.get('onnx_config') or {}).get('input_shape')
     if shape is None:  # dynamic: traced at any size; the metadata gets the model's
         return model_size
     try:
         shape = check_input_size(shape, 'onnx_config.input_shape')
     except ValueError as e:
-        sys.exit(f'error: {deploy_cfg_path}: {e}')
+        refuse(f'error: {deploy_cfg_path}: {e}')
     if shape != model_size:
-        sys.exit(f'error: {deploy_cfg_path}: static input shape {shape[0]}x{shape[1]} '
-                 f'differs from the {model_size[0]}x{model_size[1]} {model_cfg_path} tests '
-                 'at (BottomupResize / codec input_size); use a deploy config with '
-                 f'onnx_config.input_shape=[{model_size[0]}, {model_size[1]}] or a dynamic '
-                 'one (configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py)')
+        refuse(f'error: {deploy_cfg_path}: static input shape {shape[0]}x{shape[1]} '
+               f'differs from the {model_size[0]}x{model_size[1]} {model_cfg_path} tests '
+               'at (BottomupResize / codec input_size); use a deploy config with '
+               f'onnx_config.input_shape=[{model_size[0]}, {model_size[1]}] or a dynamic '
+               'one (configs/deploy/pose-detection_erpose_onnxruntime_dynamic.py)')
     return shape
 
 
@@ -129,7 +142,7 @@ def check_work_dir(work_dir: str, deploy_cfg, skip_visualize: bool, overwrite: b
     """Exit with one line when ``work_dir`` is not a directory, or holds outputs this
     export would replace (unless ``overwrite``)."""
     if osp.exists(work_dir) and not osp.isdir(work_dir):
-        sys.exit(f'error: --work-dir {work_dir}: exists and is not a directory')
+        refuse(f'error: --work-dir {work_dir}: exists and is not a directory')
     backend = (deploy_cfg.get('backend_config') or {}).get('type', 'onnxruntime')
     outputs = [(deploy_cfg.get('onnx_config') or {}).get('save_file', 'end2end.onnx')]
     if backend == 'tensorrt':
@@ -140,8 +153,8 @@ def check_work_dir(work_dir: str, deploy_cfg, skip_visualize: bool, overwrite: b
     existing = [osp.join(work_dir, f) for f in outputs if osp.exists(osp.join(work_dir, f))]
     if existing and not overwrite:
         more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
-        sys.exit(f'error: {existing[0]} already exists{more}; pass --overwrite to replace '
-                 'the earlier export or choose another --work-dir')
+        refuse(f'error: {existing[0]} already exists{more}; pass --overwrite to replace '
+               'the earlier export or choose another --work-dir')
 
 
 def check_model_config(path: str):
@@ -149,12 +162,12 @@ def check_model_config(path: str):
     cfg = _read_config(path, 'model config')
     if 'model' not in cfg:
         if 'codebase_config' in cfg:
-            sys.exit(f'error: {path}: is a deploy config, not a model config; {ORDER}')
-        sys.exit(f'error: {path}: not a model config (no `model`)')
+            refuse(f'error: {path}: is a deploy config, not a model config; {ORDER}')
+        refuse(f'error: {path}: not a model config (no `model`)')
     head = (cfg.model.get('head') or {}).get('type')
     if head != 'ERPoseHead':
-        sys.exit(f'error: {path}: a model config with head {head!r}; this tool exports '
-                 'ER-Pose models (head ERPoseHead)')
+        refuse(f'error: {path}: a model config with head {head!r}; this tool exports '
+               'ER-Pose models (head ERPoseHead)')
     return cfg
 
 
@@ -180,7 +193,7 @@ def check_image(path: str, what: str) -> None:
     try:
         read_image(path)
     except InputError as e:
-        sys.exit(f'error: {what} {e}')
+        refuse(f'error: {what} {e}')
 
 
 def main(argv=None):
@@ -189,7 +202,7 @@ def main(argv=None):
                        (args.checkpoint, 'checkpoint'), (args.img, 'image')):
         _check_file(path, what)
     if args.dump_info:
-        sys.exit('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
+        refuse('error: --dump-info (MMDeploy SDK) is not supported for ER-Pose')
 
     import erpose_mm  # noqa: F401  (registers models)
     from erpose_mm.compat import apply_stack_adapters
@@ -209,7 +222,7 @@ def main(argv=None):
     from erpose_mm.deploy.export import add_runner_metadata, load_config, runner_metadata
     from erpose_mm.structures import decode_settings, dedupe_setting
     if not register_mmdeploy_rewriters():
-        sys.exit('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
+        refuse('error: mmdeploy is not installed (pip install mmdeploy==1.3.1 --no-deps)')
 
     from mmdeploy.apis import torch2onnx, visualize_model
     from mmdeploy.utils import (Backend, get_backend, get_ir_config, get_model_inputs,
@@ -223,24 +236,24 @@ def main(argv=None):
         # MMDeploy builds the PyTorch model on the conversion device and refuses 'cpu'
         # for TensorRT; fail before the (slow) export rather than after it
         if not str(args.device).startswith('cuda'):
-            sys.exit(f'error: the TensorRT backend ({args.deploy_cfg}) needs a GPU: '
-                     f'--device cuda:0 (got --device {args.device})')
+            refuse(f'error: the TensorRT backend ({args.deploy_cfg}) needs a GPU: '
+                   f'--device cuda:0 (got --device {args.device})')
         from mmdeploy.apis.tensorrt import is_available as trt_is_available
         if not trt_is_available():
-            sys.exit('error: TensorRT is not available; install TensorRT and build '
-                     "MMDeploy's TensorRT custom ops first")
+            refuse('error: TensorRT is not available; install TensorRT and build '
+                   "MMDeploy's TensorRT custom ops first")
     elif backend != Backend.ONNXRUNTIME:
-        sys.exit(f'error: backend {backend.value!r} is not supported by this tool '
-                 '(onnxruntime, tensorrt)')
+        refuse(f'error: backend {backend.value!r} is not supported by this tool '
+               '(onnxruntime, tensorrt)')
     try:
         os.makedirs(osp.abspath(args.work_dir), exist_ok=True)
     except OSError as e:
-        sys.exit(f'error: --work-dir {args.work_dir}: cannot be created ({e.strerror or e})')
+        refuse(f'error: --work-dir {args.work_dir}: cannot be created ({e.strerror or e})')
 
     # ---- PyTorch -> ONNX
     ir_config = get_ir_config(deploy_cfg)
     if ir_config.get('type', 'onnx') != 'onnx':
-        sys.exit(f"error: only the ONNX IR is supported, got {ir_config.get('type')!r}")
+        refuse(f"error: only the ONNX IR is supported, got {ir_config.get('type')!r}")
     ir_file = osp.join(args.work_dir, ir_config['save_file'])
     logger.info('torch2onnx start.')
     torch2onnx(args.img, args.work_dir, ir_config['save_file'], deploy_cfg, model_cfg,

@@ -217,13 +217,15 @@ def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str,
 def exit_if_checkpoint_unfit(model: torch.nn.Module, checkpoint: str,
                              cfg_name: str = 'the config', allow_partial: bool = False,
                              flag: Optional[str] = PARTIAL_FLAG) -> None:
-    """:func:`check_checkpoint_fits` for command-line tools: exits with
-    ``error: <one line>`` (status 1) instead of raising."""
+    """:func:`check_checkpoint_fits` for command-line tools: a refusal instead of raising,
+    ``error: <one line>`` on stderr and exit status 2 (as every tool's refusal,
+    ``erpose_mm.engine.tool_run.REFUSAL_STATUS``)."""
     import sys
     try:
         check_checkpoint_fits(model, checkpoint, cfg_name, allow_partial, flag)
     except CheckpointMismatchError as e:
-        sys.exit(f'error: {e}')
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
 
 
 @dataclass

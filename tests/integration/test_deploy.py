@@ -231,7 +231,7 @@ def test_mmdeploy_tool_dynamic(work, ckpt_n, model_n, demo_images):
 
 
 @needs_mmdeploy
-def test_mmdeploy_tensorrt_cfg(work, ckpt_n, demo_images):
+def test_mmdeploy_tensorrt_cfg(work, ckpt_n, demo_images, capsys):
     """The TensorRT config is well-formed for MMDeploy; building an engine needs a GPU
     and TensorRT (not here): the tool says so before exporting."""
     from mmdeploy.utils import (get_backend, get_input_shape, get_ir_config,
@@ -242,9 +242,14 @@ def test_mmdeploy_tensorrt_cfg(work, ckpt_n, demo_images):
     assert get_ir_config(cfg).output_names == ['dets', 'keypoints']
     shapes = get_model_inputs(cfg)[0]['input_shapes']['input']
     assert shapes['opt_shape'] == [1, 3, 640, 640]
-    with pytest.raises(SystemExit, match='needs a GPU'):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
         _deploy_tool().main([path, CFG_N, ckpt_n, demo_images.img,
                              '--work-dir', str(work / 'trt'), '--device', 'cpu'])
+    assert err.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f'error: the TensorRT backend ({path}) needs a GPU: --device cuda:0 '
+                    '(got --device cpu)')
 
 
 @needs_mmdeploy

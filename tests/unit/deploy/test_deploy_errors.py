@@ -1,4 +1,6 @@
 """tools/deploy.py checks its inputs before the export: one line naming the file and problem."""
+import contextlib
+import io
 import os.path as osp
 
 import cv2
@@ -62,15 +64,19 @@ def files(tmp_path_factory):
 
 
 def _run(monkeypatch, tmp_path, *args, work_dir=None):
-    """main(argv) -> the SystemExit message; PASSED when every check passed (the export,
-    which needs MMDeploy, is stopped right after them)."""
+    """main(argv) -> the refusal's one stderr line (exit status 2); PASSED when every check
+    passed (the export, which needs MMDeploy, is stopped right after them)."""
     import erpose_mm.deploy as deploy_pkg
     monkeypatch.setattr(deploy_pkg, 'register_mmdeploy_rewriters',
                         lambda: (_ for _ in ()).throw(SystemExit(PASSED)))
-    with pytest.raises(SystemExit) as err:
+    stderr = io.StringIO()
+    with pytest.raises(SystemExit) as err, contextlib.redirect_stderr(stderr):
         _tool().main([*args, '--work-dir', work_dir or str(tmp_path / 'out')])
-    msg = str(err.value.code)
-    assert '\n' not in msg, msg
+    if err.value.code == PASSED:
+        return PASSED
+    assert err.value.code == 2, err.value.code
+    msg = stderr.getvalue().strip()
+    assert msg and '\n' not in msg, msg
     return msg
 
 
@@ -153,6 +159,24 @@ def test_static_input_shape_must_be_the_model_configs(files, monkeypatch, tmp_pa
 def test_bad_input_shapes(files, monkeypatch, tmp_path, which, problem):
     msg = _run(monkeypatch, tmp_path, files[which], CFG_N, files['ckpt'], files['img'])
     assert msg == f'error: {files[which]}: onnx_config.input_shape {problem}'
+
+
+def test_out_dir_is_the_work_dir(files, tmp_path, capsys):
+    assert _tool().parse_args(['d.py', 'm.py', 'c.pth', 'i.jpg', '--out-dir', 'x']).work_dir == 'x'
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    with pytest.raises(SystemExit) as err:
+        _tool().main([DEPLOY_CFG, CFG_N, files['ckpt'], files['img'], '--out-dir', str(a_file)])
+    assert err.value.code == 2
+    assert capsys.readouterr().err.strip() == (f'error: --work-dir {a_file}: exists and is '
+                                               'not a directory')
+
+
+def test_missing_file_is_refused_before_any_import(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        _tool().main([DEPLOY_CFG, CFG_N, str(tmp_path / 'nope.pth'), str(tmp_path / 'i.jpg')])
+    assert err.value.code == 2
+    assert capsys.readouterr().err.strip() == f'error: checkpoint not found: {tmp_path}/nope.pth'
 
 
 def test_work_dir_that_is_a_file_or_holds_an_earlier_export(files, monkeypatch, tmp_path):
