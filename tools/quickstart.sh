@@ -38,8 +38,8 @@ text = json.dumps([Config.fromfile(sys.argv[1]).to_dict(), sys.argv[2:]], sort_k
 print(hashlib.sha256(text.encode()).hexdigest()[:16])' "$CFG" "$NUM_TRAIN" "${QUICKSTART_EPOCHS:-}")
 if [ -f "$WORK/last_checkpoint" ] && \
    [ "$(cat "$WORK/quickstart_recipe" 2>/dev/null)" != "$RECIPE" ]; then
-  echo "quickstart: $WORK holds a run of another recipe; pass another WORK_DIR or remove it" >&2
-  exit 1
+  echo "quickstart: error: $WORK holds a run of another recipe; pass another WORK_DIR or remove it" >&2
+  exit 2
 fi
 mkdir -p "$WORK"
 echo "$RECIPE" > "$WORK/quickstart_recipe"
