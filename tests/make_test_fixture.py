@@ -152,8 +152,9 @@ def _ultralytics(out_dir: str, scales: Sequence[str] = ('n', 's')) -> None:
 
 def _mmyolo(out_dir: str, src: str) -> None:
     import types
-    sys.path.insert(0, src)
-    pkg = types.ModuleType('mmyolo')  # skip mmyolo/__init__.py (its mmcv < 2.1 assertion)
+    # a package whose submodules come from src/mmyolo/: its __init__.py (the mmcv < 2.1
+    # assertion) is skipped
+    pkg = types.ModuleType('mmyolo')
     pkg.__path__ = [osp.join(src, 'mmyolo')]
     sys.modules['mmyolo'] = pkg
     from mmyolo.models.backbones.csp_darknet import YOLOv8CSPDarknet

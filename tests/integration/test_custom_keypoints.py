@@ -1,6 +1,5 @@
 """Training on another keypoint set: YOLO-pose <-> COCO converters, any K builds and trains,
 and a keypoint-count mismatch is refused with a message naming the settings to change."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -15,21 +14,10 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import erpose_mm  # noqa: F401
+from tools.dataset_converters import coco_to_yolo_pose, yolo_pose_to_coco
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE_CFG = osp.join(REPO, 'configs', 'erpose', 'erpose-n_synthetic-256.py')
-
-
-def _tool(name: str):
-    path = osp.join(REPO, 'tools', 'dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-yolo_pose_to_coco = _tool('yolo_pose_to_coco')
-coco_to_yolo_pose = _tool('coco_to_yolo_pose')
 
 
 def write_metainfo(path: str, num_keypoints: int) -> str:
@@ -99,7 +87,7 @@ def test_yolo_pose_bad_lines_name_file_and_line(line, needle):
     assert '\n' not in str(e.value)
 
 
-def test_coco_yolo_pose_round_trip_keeps_a_keypoint_subset(tmp_path):
+def test_coco_yolo_pose_round_trip_keeps_a_keypoint_subset(tmp_path, capsys):
     """17-keypoint COCO -> YOLO-pose with 3 kept keypoints -> COCO: the kept keypoints,
     boxes and visibilities come back (to the 6 decimals of the label files)."""
     ann = write_coco(tmp_path / 'src', 6, num_images=3)
@@ -130,10 +118,13 @@ def test_coco_yolo_pose_round_trip_keeps_a_keypoint_subset(tmp_path):
         k = np.asarray(a['keypoints']).reshape(-1, 3)[[4, 0, 1]]
         np.testing.assert_allclose(np.asarray(b['keypoints']).reshape(-1, 3), k, atol=1e-3)
         np.testing.assert_allclose(b['bbox'], a['bbox'], atol=1e-3)
-    # never overwritten
-    with pytest.raises(SystemExit, match='exists'):
+    # never overwritten: a refusal, exit status 2, one line naming the file
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
         yolo_pose_to_coco.main(['--images', str(tmp_path / 'yolo' / 'images' / 'train'),
                                 '--metainfo', str(meta), '--out', str(out)])
+    assert err.value.code == 2
+    assert capsys.readouterr().err.strip() == f'error: {out} exists; not overwriting it'
 
 
 def test_yolo_pose_wrong_keypoint_count_refused_by_cli(tmp_path):
@@ -146,8 +137,8 @@ def test_yolo_pose_wrong_keypoint_count_refused_by_cli(tmp_path):
                                                    'yolo_pose_to_coco.py'),
                           '--images', str(tmp_path / 'images'), '--metainfo', meta,
                           '--out', str(tmp_path / 'out.json')], capture_output=True, text=True)
-    assert res.returncode == 1
-    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 2, res.stderr[-2000:]
+    (last,) = res.stderr.strip().splitlines()
     assert last.startswith('error: ') and 'a.txt line 1: 56 values' in last and 'K=5' in last
     assert not (tmp_path / 'out.json').exists()
 

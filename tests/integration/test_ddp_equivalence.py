@@ -103,8 +103,6 @@ def ddp_grads(tmp_path_factory):
     import torch.multiprocessing as mp
 
     out = str(tmp_path_factory.mktemp('ddp'))
-    if REPO not in sys.path:
-        sys.path.insert(0, REPO)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD_SIZE, join=True)
     return {case: torch.load(osp.join(out, f'{case}.pth')) for case in CASES}

@@ -41,9 +41,9 @@ def test_a_kill_during_the_write_leaves_the_old_checkpoint(tmp_path):
     path = str(tmp_path / 'epoch_1.pth')
     script = textwrap.dedent(f'''
         import os, signal, sys
-        sys.path.insert(0, {REPO!r})
         import torch
         import erpose_mm
+        erpose_mm.compat.apply_stack_adapters()  # what ERPoseRunner applies
         import mmengine.runner.runner as runner_mod
         ckpt = lambda v: dict(meta=dict(epoch=int(v), iter=0), message_hub=dict(), optimizer=dict(),
                               state_dict=dict(w=torch.full((256, 256), v)))
@@ -56,8 +56,9 @@ def test_a_kill_during_the_write_leaves_the_old_checkpoint(tmp_path):
         torch.save = dying_save
         runner_mod.save_checkpoint(ckpt(2.0), {path!r})
     ''')
-    p = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                       timeout=300)
+    # cwd: the checkout's erpose_mm (``-c`` puts the working directory first on sys.path)
+    p = subprocess.run([sys.executable, '-c', script], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
     assert p.returncode == -9, p.stderr[-2000:]
     assert is_complete_checkpoint(path)
     assert torch.load(path, weights_only=False)['meta']['epoch'] == 1

@@ -1,7 +1,7 @@
 """Checkpoints must fit what they are loaded into: inference/evaluation/export refuse what
 does not fit (one line naming tensors and cause); training's load_from follows fine-tuning
 rules (K-dependent layers start fresh with the keypoint prior, one log line)."""
-import importlib.util
+import importlib
 import logging
 import os
 import os.path as osp
@@ -227,11 +227,7 @@ def test_train_load_from_another_k_trains_and_another_scale_is_refused(ckpts, ti
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'erpose_tool_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f'tools.{name}')
 
 
 def test_test_py_refuses_a_backbone_only_checkpoint(ckpts, tmp_path, monkeypatch, capsys):
