@@ -2,9 +2,9 @@
 """CPU cost of the optional parallel OKS dedupe: ER-Pose-n at 640x640, batch 1, ONNX Runtime
 CPU with 1 intra-op thread, exported with and without the dedupe in the graph, timed side
 by side in one run (interleaved rounds, so machine load hits both alike). Also times the
-runner's numpy dedupe (``onnx_runner.dedupe_rows``) on the 100 exported rows.
+runner's numpy dedupe (``erpose_mm.runtime.dedupe_rows``) on the 100 exported rows.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dedupe_latency.py [--runs 100]
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.dedupe_latency [--runs 100]
 
 Random weights (``make_random_checkpoint``): the dedupe always compares all k = 100 rows,
 so its cost does not depend on the weights. Prints a markdown table with the CPU and the
@@ -20,11 +20,10 @@ import time
 
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from benchmarks.common.machine import cpu_line, loadavg
+from benchmarks.speed.latency_core import make_ort_session
 
-from benchmarks.common.machine import cpu_line, loadavg  # noqa: E402
-from benchmarks.speed.latency_core import make_ort_session  # noqa: E402
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CFG = osp.join(REPO, 'configs/erpose/erpose-n_coco-640.py')
 
@@ -37,7 +36,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from erpose_mm.deploy.export import export_onnx
     from erpose_mm.testing import make_random_checkpoint
-    from erpose_mm.deploy.onnx_runner import dedupe_rows
+    from erpose_mm.runtime import dedupe_rows
     work = tempfile.mkdtemp(prefix='erpose_dedupe_lat_')
     ckpt = make_random_checkpoint(CFG, osp.join(work, 'n.pth'), seed=0, calib_sizes=(640, ))
     paths = {

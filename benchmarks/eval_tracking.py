@@ -1,6 +1,6 @@
 """Count the pose tracker's errors on synthetic walking sequences (no model needed).
 
-    python benchmarks/eval_tracking.py [--seeds 0 1 2 3 4 5 6 7] [--pairs 4] [--frames 160]
+    python -m benchmarks.eval_tracking [--seeds 0 1 2 3 4 5 6 7] [--pairs 4] [--frames 160]
 
 Each sequence (erpose_mm/tracking/synthetic_walks.py): pairs of people walk towards each
 other and cross, the farther one hidden behind the nearer one for a while; the simulated

@@ -12,8 +12,8 @@
 #      PyTorch) when an Ultralytics environment is given (--peers-python, default
 #      .bench_venv/bin/python; benchmarks/setup_peers_env.sh makes one);
 #   6. tools/infer.py and tools/onnx_infer.py on the device, as a user runs them; the
-#      training step without data loading (benchmarks/train_speed.py, batch 32, fp32 and
-#      AMP, with the peers) and the loss alone (benchmarks/loss_ops.py);
+#      training step without data loading (benchmarks.train_speed, batch 32, fp32 and
+#      AMP, with the peers) and the loss alone (benchmarks.loss_ops);
 #   7. write WORK_DIR/gpu_check.md (and --out).
 #
 #   bash benchmarks/gpu_check.sh [--work-dir DIR] [--out FILE.md] [--cuda cu130|cu128]
@@ -188,18 +188,20 @@ SPEED_RUNS=(fp32); [ "$DEVICE" = cuda ] && SPEED_RUNS=(fp32 amp)
 for prec in "${SPEED_RUNS[@]}"; do
   flag=(); suffix=""; [ "$prec" = amp ] && flag=(--amp) && suffix=_amp
   stem="train_speed_$([ "$DEVICE" = cpu ] && echo cpu || echo gpu)$suffix"
-  step "training step, $prec: benchmarks/train_speed.py"
+  step "training step, $prec: benchmarks.train_speed"
   done_before "$WORK/$stem.json" "training step $prec" && continue
-  run "$PY" "$ROOT/benchmarks/train_speed.py" --device "$DEVICE" "${flag[@]}" "${SPEED_ARGS[@]}" \
+  run env PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m benchmarks.train_speed \
+    --device "$DEVICE" "${flag[@]}" "${SPEED_ARGS[@]}" \
     --bench-python "$PEERS_PY" --out-dir "$WORK" --suffix "$suffix" \
     --work-dir "$WORK/bench_train" > "$TABLES" \
-    || note "benchmarks/train_speed.py ($prec) failed (its output is above in the log)"
+    || note "benchmarks.train_speed ($prec) failed (its output is above in the log)"
 done
-step "the loss alone: benchmarks/loss_ops.py"
+step "the loss alone: benchmarks.loss_ops"
 done_before "$WORK/loss_ops.md" "loss ops" || {
-  run "$PY" "$ROOT/benchmarks/loss_ops.py" --device "$DEVICE" "${LOSS_ARGS[@]}" \
+  run env PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m benchmarks.loss_ops \
+    --device "$DEVICE" "${LOSS_ARGS[@]}" \
     --bench-python "$PEERS_PY" --out "$WORK/loss_ops.md" > "$TABLES" \
-    || note "benchmarks/loss_ops.py failed (its output is above in the log)"
+    || note "benchmarks.loss_ops failed (its output is above in the log)"
 }
 
 # 7. report

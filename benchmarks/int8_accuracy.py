@@ -7,9 +7,9 @@ quantized with ``erpose_mm.deploy.quantize.quantize_onnx`` (calibration on train
 letterboxed by the runner), converted to OpenVINO IRs (fp32 and from the INT8 QDQ file),
 and every model runs through the same runner (``ERPoseONNX``) over the val images; the
 COCO keypoint results are scored per split with ``scoring.score_keypoints`` (crowded:
-CrowdPose metric). Accuracy only: no timing (see ``benchmarks/latency.py``).
+CrowdPose metric). Accuracy only: no timing (see ``benchmarks.latency``).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/int8_accuracy.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.int8_accuracy \\
         [--row work_dirs/lb_sah/rows/erpose-n_seed0] [--epoch 8] [--num-calib 64 200] \\
         [--keep-float /backbone/stem/ ...] [--out benchmarks/results/int8_accuracy.json]
 
@@ -25,7 +25,6 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 SPLITS = ('mixed', 'crowded')
 DEFAULT_ROW = osp.join(ROOT, 'work_dirs', 'lb_sah', 'rows', 'erpose-n_seed0')

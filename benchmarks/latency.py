@@ -19,7 +19,7 @@ rounds so that a change of machine load hits all models alike (``load`` columns 
 Peers (Ultralytics) run in a separate venv (``benchmarks/setup_peers_env.sh`` ->
 ``.bench_venv``) as a worker subprocess of this script (``--worker peers``) speaking JSON
 lines; the main process (project venv) runs ER-Pose (exported with
-``erpose_mm.deploy.export.export_onnx``, pre/post with ``erpose_mm/deploy/onnx_runner.py``)
+``erpose_mm.deploy.export.export_onnx``, pre/post with ``erpose_mm.runtime``)
 and RTMO-s (MMPose config, exported with MMDeploy; its NMS is inside the graph).
 
 It also sweeps the decode / NMS cost against the number of confident candidates
@@ -29,9 +29,9 @@ Outputs: a markdown table on stdout and in ``benchmarks/results/latency_cpu.md``
 ``benchmarks/results/latency_cpu.json``, plots ``benchmarks/results/latency_cpu.png`` and
 ``benchmarks/results/decode_vs_people.png`` (``--suffix`` is appended to each name).
 
-    .venv/bin/python benchmarks/latency.py            # full run (~15-25 min on 2 quiet cores)
-    .venv/bin/python benchmarks/latency.py --quick    # smoke run (few iterations)
-    .venv/bin/python benchmarks/latency.py --profile  # + ORT op profile of ER-Pose-n / YOLOv8n
+    .venv/bin/python -m benchmarks.latency            # full run (~15-25 min on 2 quiet cores)
+    .venv/bin/python -m benchmarks.latency --quick    # smoke run (few iterations)
+    .venv/bin/python -m benchmarks.latency --profile  # + ORT op profile of ER-Pose-n / YOLOv8n
 
 Runtimes (``--runtimes``, default all): ``ort`` (fp32 ONNX Runtime), ``ort-int8`` (the same
 ONNX file quantized to INT8 QDQ by ``erpose_mm/deploy/quantize.py``, calibrated on the
@@ -57,18 +57,15 @@ import sys
 import time
 from typing import List
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common.machine import cpu_info, loadavg, log  # noqa: E402
-from benchmarks.common.peers import DEFAULT_PEERS_PYTHON  # noqa: E402
-from benchmarks.common.rpc import WorkerProxy  # noqa: E402
-from benchmarks.speed.latency_core import (ONNX_RUNTIMES, SWEEP_COUNTS, Case,  # noqa: E402
-                                           RemoteCase, onnx_gflops, ort_profile,
-                                           quantized_variants)
-from benchmarks.speed.latency_mm import (build_mm_model, erpose_cfg,  # noqa: E402
-                                         erpose_decode_sweep, erpose_ort_case, export_erpose,
-                                         export_rtmo, mm_eager_case, mm_env, rtmo_cfg,
-                                         rtmo_ort_case)
-from benchmarks.speed.latency_report import markdown, plots, summarize  # noqa: E402
+from benchmarks.common.machine import cpu_info, loadavg, log
+from benchmarks.common.peers import DEFAULT_PEERS_PYTHON
+from benchmarks.common.rpc import WorkerProxy
+from benchmarks.speed.latency_core import (ONNX_RUNTIMES, SWEEP_COUNTS, Case, RemoteCase,
+                                           onnx_gflops, ort_profile, quantized_variants)
+from benchmarks.speed.latency_mm import (build_mm_model, erpose_cfg, erpose_decode_sweep,
+                                         erpose_ort_case, export_erpose, export_rtmo,
+                                         mm_eager_case, mm_env, rtmo_cfg, rtmo_ort_case)
+from benchmarks.speed.latency_report import markdown, plots, summarize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_IMAGE = osp.join(osp.dirname(ROOT), 'shared', 'data', 'demo', 'demo_mp4_frame000.jpg')
@@ -156,7 +153,7 @@ def main(argv=None):
                 'benchmarks/setup_peers_env.sh; skipping YOLO models')
         else:
             log('[latency] starting peers worker ...')
-            proxy = WorkerProxy(args.bench_python, osp.abspath(__file__), 'peers',
+            proxy = WorkerProxy(args.bench_python, 'benchmarks.latency', 'peers',
                                 osp.join(args.work_dir, 'peers_worker.log'))
             descr = proxy.call('setup', threads=threads, image=args.image,
                                work_dir=osp.join(args.work_dir, 'peers'), eager=not args.no_eager,

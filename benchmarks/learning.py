@@ -3,12 +3,12 @@
 on the same synthetic data (a "mixed" and a "crowded" split), several seeds each, scored by
 one COCO / CrowdPose keypoint evaluation. Report: benchmarks/results/learning_benchmark.md (+ .png).
 
-    .venv/bin/python benchmarks/learning.py --jobs 2 --threads 1     # everything, resumable
-    .venv/bin/python benchmarks/learning.py --only main --jobs 2 --threads 1
-    .venv/bin/python benchmarks/learning.py --quick                  # smoke run, work dir only
-    .venv/bin/python benchmarks/learning.py --doc-only               # re-render from the cache
-    .venv/bin/python benchmarks/learning.py --list
-    .venv/bin/python benchmarks/learning.py --family silhouette --only main   # second data family
+    .venv/bin/python -m benchmarks.learning --jobs 2 --threads 1     # everything, resumable
+    .venv/bin/python -m benchmarks.learning --only main --jobs 2 --threads 1
+    .venv/bin/python -m benchmarks.learning --quick                  # smoke run, work dir only
+    .venv/bin/python -m benchmarks.learning --doc-only               # re-render from the cache
+    .venv/bin/python -m benchmarks.learning --list
+    .venv/bin/python -m benchmarks.learning --family silhouette --only main   # second data family
 
 Rows, data, workers, scoring and the report live in ``benchmarks/learning_benchmark/``; what
 all benchmarks share in ``benchmarks/common/``. Worker runs are cached in
@@ -20,12 +20,9 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 def worker_main(kind: str, spec_path: str) -> None:

@@ -3,19 +3,16 @@
 training images (scored on those same images)? Tells a peer that learns slowly at the
 benchmark's budget from one whose setup is broken (stays at AP ~0).
 
-    .venv/bin/python benchmarks/learning_overfit.py              # ER-Pose-n, YOLOX-Pose, RTMO
-    .venv/bin/python benchmarks/learning_overfit.py --rows rtmo-t --iters 800
+    .venv/bin/python -m benchmarks.learning_overfit              # ER-Pose-n, YOLOX-Pose, RTMO
+    .venv/bin/python -m benchmarks.learning_overfit --rows rtmo-t --iters 800
 
 Prints AP / AP50 (x100) at half and all of ``--iters``; logic in
 ``benchmarks/learning_benchmark/overfit.py``.
 """
 import argparse
 import os.path as osp
-import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 def parse_args():

@@ -9,9 +9,9 @@ seen by the PyTorch profiler (what a GPU would launch as at least one kernel, ea
 Python and dispatcher overhead). Time: median of ``--repeat`` calls, forward only, on the
 CPU or, with ``--device cuda``, on the GPU (synchronised after each call).
 
-    .venv/bin/python benchmarks/loss_ops.py                  # both models (peers venv if present)
-    .venv/bin/python benchmarks/loss_ops.py --out benchmarks/results/loss_ops.md
-    python benchmarks/loss_ops.py --device cuda --bench-python PY   # GPU: both in CUDA envs
+    .venv/bin/python -m benchmarks.loss_ops                  # both models (peers venv if present)
+    .venv/bin/python -m benchmarks.loss_ops --out benchmarks/results/loss_ops.md
+    python -m benchmarks.loss_ops --device cuda --bench-python PY   # GPU: both in CUDA envs
 
 The Ultralytics part runs in the optional peers venv (``benchmarks/setup_peers_env.sh``),
 as a subprocess of this script (``--worker yolo``) that prints JSON.
@@ -26,9 +26,9 @@ import subprocess
 import sys
 import time
 
+from benchmarks.common.machine import cpu_line
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from benchmarks.common.machine import cpu_line  # noqa: E402
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
 PEOPLE = (0, 1, 3, 10, 25, 50)
@@ -71,7 +71,6 @@ def count_and_time(fn, repeat: int, device: str = 'cpu'):
 
 def erpose_cases(cases, repeat, device='cpu'):
     import torch
-    sys.path.insert(0, ROOT)
     import erpose_mm  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -203,11 +202,11 @@ def main():
     if osp.isfile(args.bench_python):
         env = dict(os.environ, YOLO_OFFLINE='1',
                    YOLO_CONFIG_DIR=osp.join(osp.dirname(osp.dirname(args.bench_python)), 'yolo_config'))
-        res = subprocess.run([args.bench_python, __file__, '--worker', 'yolo', '--repeat',
-                              str(args.repeat), '--threads', str(args.threads),
+        res = subprocess.run([args.bench_python, '-m', 'benchmarks.loss_ops', '--worker', 'yolo',
+                              '--repeat', str(args.repeat), '--threads', str(args.threads),
                               '--device', args.device, '--batches', args.batches,
                               '--people', args.people],
-                             capture_output=True, text=True, env=env)
+                             capture_output=True, text=True, env=env, cwd=ROOT)
         if res.returncode:
             print(res.stderr[-3000:], file=sys.stderr)
             raise SystemExit('the Ultralytics worker failed (above)')

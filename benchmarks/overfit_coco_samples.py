@@ -3,8 +3,8 @@
 ``../shared/data/coco`` and evaluate on the same images; a model and a loss that can learn
 reach COCO keypoint AP >= 0.95.
 
-    .venv/bin/python benchmarks/overfit_coco_samples.py                 # ~15-25 min, 2 cores
-    .venv/bin/python benchmarks/overfit_coco_samples.py --target 0.95 --work-dir work_dirs/overfit
+    .venv/bin/python -m benchmarks.overfit_coco_samples                 # ~15-25 min, 2 cores
+    .venv/bin/python -m benchmarks.overfit_coco_samples --target 0.95 --work-dir work_dirs/overfit
 
 It runs ``tools/train.py`` on ``configs/erpose/erpose-n_overfit-coco-samples.py`` (extra
 ``--cfg-options`` pass through), prints the AP after every validation, and exits with 0 when

@@ -2,7 +2,7 @@
 """Pretrained start in miniature (paper Table XI): does starting ER-Pose-n from converted
 YOLOv8n-pose weights beat a random start on a small synthetic set?
 
-    .venv/bin/python benchmarks/pretrained_start.py --work-dir work_dirs/pretrained_start
+    .venv/bin/python -m benchmarks.pretrained_start --work-dir work_dirs/pretrained_start
 
 1. Two synthetic sets (tools/dataset_converters/make_synthetic_coco.py): source domain A
    (``--difficulty hard``, crowded and occluded, 600 train images, generator seed 100) and

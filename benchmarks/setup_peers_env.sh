@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create the optional "peers" environment used by benchmarks/latency.py and
-# benchmarks/train_speed.py to run Ultralytics YOLOv8n-pose / YOLO26n-pose side by side
+# Create the optional "peers" environment used by benchmarks.latency and
+# benchmarks.train_speed to run Ultralytics YOLOv8n-pose / YOLO26n-pose side by side
 # with ER-Pose. This is a *benchmark* dependency only, never a package dependency of
 # erpose_mm, and it lives in its own venv because Ultralytics needs torchvision and PyPI's
 # torchvision does not load beside the project's torch 2.13 CPU wheel.
@@ -44,7 +44,7 @@ VPY="$VENV/bin/python"
 "$VPY" -m pip freeze | grep -E '^(torch|torchvision)==' > "$VENV/torch-constraints.txt"
 "$VPY" -m pip install -c "$VENV/torch-constraints.txt" \
   "$ULTRA" onnx onnxslim onnxruntime==1.32.0 psutil matplotlib opencv-python-headless
-# OpenVINO for the YOLO OpenVINO rows of benchmarks/latency.py (~180 MB); PEERS_OPENVINO=0 skips it
+# OpenVINO for the YOLO OpenVINO rows of benchmarks.latency (~180 MB); PEERS_OPENVINO=0 skips it
 if [[ "${PEERS_OPENVINO:-1}" == 1 ]]; then
   "$VPY" -m pip install -c "$VENV/torch-constraints.txt" openvino
 fi

@@ -28,9 +28,9 @@ Optimisers as on a GPU, where they run multi-tensor: ER-Pose's AdamW with ``fore
 (PyTorch's default on CUDA), the peers' with ``fused=True`` (what the Ultralytics trainer
 picks on CUDA). The logger's ``.item()`` of every logged loss is left out for every model.
 
-    .venv/bin/python benchmarks/step_ops.py                    # table on stdout
-    .venv/bin/python benchmarks/step_ops.py --out benchmarks/results/step_ops_cpu.md
-    .venv/bin/python benchmarks/step_ops.py --models erpose-n --detail   # top ops per stage
+    .venv/bin/python -m benchmarks.step_ops                    # table on stdout
+    .venv/bin/python -m benchmarks.step_ops --out benchmarks/results/step_ops_cpu.md
+    .venv/bin/python -m benchmarks.step_ops --models erpose-n --detail   # top ops per stage
 
 The Ultralytics rows come from a subprocess in the peers venv (``--worker yolo``, JSON).
 """
@@ -45,7 +45,6 @@ import time
 from collections import Counter, defaultdict
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 BATCH = 32
 PEOPLE = '3,5,6,8'
@@ -368,8 +367,7 @@ def main():
     if peers and osp.isfile(a.bench_python):
         from benchmarks.common.peers import peers_env
         env = peers_env(a.bench_python, dict(os.environ, OMP_NUM_THREADS='1'))
-        env['PYTHONPATH'] = ROOT
-        res = subprocess.run([a.bench_python, osp.abspath(__file__), '--worker', 'yolo',
+        res = subprocess.run([a.bench_python, '-m', 'benchmarks.step_ops', '--worker', 'yolo',
                               '--models', ','.join(peers), '--batch', str(a.batch),
                               '--people', a.people] + (['--detail'] if a.detail else []),
                              capture_output=True, text=True, env=env, cwd=ROOT)
@@ -391,8 +389,8 @@ def main():
     if a.before:
         with open(a.before) as f:
             before = json.load(f)
-    cmd = '.venv/bin/python benchmarks/step_ops.py' + (' ' + ' '.join(sys.argv[1:]) if
-                                                        len(sys.argv) > 1 else '')
+    cmd = '.venv/bin/python -m benchmarks.step_ops' + (' ' + ' '.join(sys.argv[1:]) if
+                                                         len(sys.argv) > 1 else '')
     md = markdown(rows, cpu_line(), cmd, before, a.before_label)
     print(md)
     if a.out:

@@ -18,9 +18,9 @@ model alike, and reports medians.
 It also times ``KeypointDrivenAssigner.assign`` and the full ER-Pose head loss for 1..50
 people per image, to show that they grow at most linearly with the number of people.
 
-    .venv/bin/python benchmarks/train_speed.py            # full (~10-15 min on 2 quiet cores)
-    .venv/bin/python benchmarks/train_speed.py --quick    # smoke run
-    .venv/bin/python benchmarks/train_speed.py --profile  # + torch.profiler breakdown of ER-Pose-n
+    .venv/bin/python -m benchmarks.train_speed            # full (~10-15 min on 2 quiet cores)
+    .venv/bin/python -m benchmarks.train_speed --quick    # smoke run
+    .venv/bin/python -m benchmarks.train_speed --profile  # + torch.profiler breakdown of ER-Pose-n
 
 Outputs: a markdown table on stdout and in ``benchmarks/results/train_speed_cpu.md``, raw numbers in
 ``benchmarks/results/train_speed_cpu.json``, plot ``benchmarks/results/assigner_vs_people.png``
@@ -39,13 +39,12 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common.machine import cpu_info, loadavg, log  # noqa: E402
-from benchmarks.common.peers import DEFAULT_PEERS_PYTHON, peers_versions  # noqa: E402
-from benchmarks.common.rpc import WorkerProxy, serve  # noqa: E402
-from benchmarks.common.stats import med  # noqa: E402
-from benchmarks.speed.train_speed_report import markdown, plot_sweep, summarize  # noqa: E402
-from benchmarks.speed.train_step_common import INPUT  # noqa: E402
+from benchmarks.common.machine import cpu_info, loadavg, log
+from benchmarks.common.peers import DEFAULT_PEERS_PYTHON, peers_versions
+from benchmarks.common.rpc import WorkerProxy, serve
+from benchmarks.common.stats import med
+from benchmarks.speed.train_speed_report import markdown, plot_sweep, summarize
+from benchmarks.speed.train_step_common import INPUT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PEOPLE_SWEEP = (1, 2, 5, 10, 20, 30, 40, 50)
@@ -129,7 +128,7 @@ def main(argv=None):
                     f' skipping {name}')
                 continue
         log(f'[train_speed] setting up {name} ...')
-        proxies[name] = WorkerProxy(py, osp.abspath(__file__), kind,
+        proxies[name] = WorkerProxy(py, 'benchmarks.train_speed', kind,
                                     osp.join(args.work_dir, f'worker_{name}.log'))
         infos[name] = proxies[name].call('setup', model=name, batch=args.batch, people=people,
                                          threads=args.threads, seed=args.seed,

@@ -1,8 +1,9 @@
 """JSON-lines RPC between a benchmark script and its worker subprocesses.
 
 The Ultralytics peers live in another venv (``benchmarks/setup_peers_env.sh``), so the
-speed benchmarks (``latency.py``, ``train_speed.py``) re-run themselves there with
-``--worker KIND`` and talk over stdin/stdout.
+speed benchmarks (``benchmarks.latency``, ``benchmarks.train_speed``) re-run themselves
+there (``python -m MODULE --worker KIND`` from the repository root, whose ``benchmarks``
+and ``erpose_mm`` it imports) and talk over stdin/stdout.
 """
 import json
 import os
@@ -39,9 +40,10 @@ def serve(handlers: Dict[str, Callable]) -> None:
 
 
 class WorkerProxy:
-    """Main-process handle on ``python script --worker kind`` (a subprocess)."""
+    """Main-process handle on ``python -m module --worker kind`` (a subprocess run in the
+    repository root)."""
 
-    def __init__(self, python: str, script: str, kind: str, log_file: str) -> None:
+    def __init__(self, python: str, module: str, kind: str, log_file: str) -> None:
         env = dict(os.environ)
         env.pop('PYTHONPATH', None)
         if osp.realpath(python) != osp.realpath(sys.executable):
@@ -50,9 +52,9 @@ class WorkerProxy:
                                                        'yolo_config'))
             env['YOLO_OFFLINE'] = '1'
         self.log = open(log_file, 'w')
-        self.p = subprocess.Popen([python, script, '--worker', kind], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
-                                  cwd=ROOT)
+        self.p = subprocess.Popen([python, '-m', module, '--worker', kind],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                  text=True, env=env, cwd=ROOT)
 
     def call(self, cmd: str, **kw):
         self.p.stdin.write(json.dumps(dict(cmd=cmd, **kw)) + '\n')

@@ -5,7 +5,6 @@ import copy
 import math
 import os
 import os.path as osp
-import sys
 import time
 
 from benchmarks.common.worker import write_worker_result
@@ -193,10 +192,11 @@ def iters_per_epoch(cfg, batch: int) -> int:
 def run(spec: dict) -> None:
     """Train (``spec['seed']``) and test at ``budget['ckpt_epochs']`` with every decoding in
     ``spec['evals']`` (``{name: cfg options}``; ``''`` = the row's own)."""
-    sys.path.insert(0, ROOT)
     import torch
     torch.set_num_threads(spec['threads'])
-    import erpose_mm  # noqa: F401  (registry + compat adapters)
+    import erpose_mm  # noqa: F401  (registry)
+    from erpose_mm.compat import apply_stack_adapters
+    apply_stack_adapters()  # MMEngine checkpoints on torch >= 2.6 (testing each epoch_N.pth)
     from mmengine.hooks import Hook
     from mmengine.registry import init_default_scope
     init_default_scope('mmpose')

@@ -92,8 +92,8 @@ def run_row(name: str, seed: int, budget: dict, data_root: str, work: str, threa
     env = thread_env(threads)
     env['PYTHONPATH'] = code_dir
     log(f'{name} seed {seed}: running -> {row_dir}/worker.log')
-    w = run_worker([sys.executable, osp.join(code_dir, 'benchmarks', 'learning.py'),
-                    '--worker', 'mm', '--spec', spec_path], row_dir, env, cwd=code_dir)
+    w = run_worker([sys.executable, '-m', 'benchmarks.learning', '--worker', 'mm', '--spec',
+                    spec_path], row_dir, env, cwd=code_dir)
     out: Dict[str, object] = dict(AP={}, AP50={}, train_s=w.get('train_s'))
     for e, path in w['preds'][''].items():
         with open(path) as f:

@@ -189,10 +189,10 @@ def write(path: str, results: Results, b: dict, meta: dict, want, cache, data_di
     L += timing_lines(results, b)
     gits = ', '.join(sorted({r.get('git', '?') for rs in results.values() for r in rs.values()}))
     L += ['## Reproduce', '', '```bash',
-          '.venv/bin/python benchmarks/learning.py --only main --jobs 2 --threads 1   # main rows, 3 seeds',
-          '.venv/bin/python benchmarks/learning.py --jobs 2 --threads 1               # all rows (cached ones are kept)',
-          '.venv/bin/python benchmarks/learning.py --quick                            # smoke run into work_dirs/',
-          '.venv/bin/python benchmarks/learning.py --doc-only                         # re-render this file',
+          '.venv/bin/python -m benchmarks.learning --only main --jobs 2 --threads 1   # main rows, 3 seeds',
+          '.venv/bin/python -m benchmarks.learning --jobs 2 --threads 1               # all rows (cached ones are kept)',
+          '.venv/bin/python -m benchmarks.learning --quick                            # smoke run into work_dirs/',
+          '.venv/bin/python -m benchmarks.learning --doc-only                         # re-render this file',
           'bash benchmarks/setup_peers_env.sh                                         # Ultralytics rows',
           '```', '',
           'Raw numbers per (row, seed) -- every checkpoint\'s scores, diagnostic counts, '

@@ -167,7 +167,6 @@ class Bench:
         spec = dict(name=name, seed=seed, budget=self.b, data_root=self.data_root,
                     out_dir=row_dir, threads=self.args.threads, evals=self.evals(name),
                     last_only=[e['name'] for e in eval_rows_of(name) if e.get('last_only')])
-        script = osp.join(self.code_dir, 'benchmarks', 'learning.py')
         env = thread_env(self.args.threads)
         if row['kind'] == 'mm':
             spec.update(config=row['config'], opts=row.get('opts', {}),
@@ -191,8 +190,10 @@ class Bench:
             json.dump(spec, f, indent=1)
         t0, la0 = time.time(), loadavg()
         log(f'{name} seed {seed}: running -> {row_dir}/worker.log')
-        w = run_worker([py, script, '--worker', row['kind'], '--spec', spec_path], row_dir,
-                       env, cwd=self.code_dir, timeout=self.args.row_timeout)
+        # ``-m`` in the snapshot folder: the snapshot's benchmarks (and erpose_mm) come first
+        w = run_worker([py, '-m', 'benchmarks.learning', '--worker', row['kind'], '--spec',
+                        spec_path], row_dir, env, cwd=self.code_dir,
+                       timeout=self.args.row_timeout)
         w['scores'], w['diagnostics'] = self.score(w['preds'], yolo=row['kind'] == 'yolo')
         w.update(status='ok', load_before=la0, load_after=loadavg(),
                  row_wall_s=round(time.time() - t0, 1), date=time.strftime('%Y-%m-%d %H:%M'))

@@ -147,7 +147,7 @@ def markdown(rows, sweep, env, args, prof=None, flops=None) -> str:
     sfx = getattr(args, 'suffix', '')
     L += ['', f'Plots: `latency_cpu{sfx}.png`, `decode_vs_people{sfx}.png`. '
           f'Raw numbers: `latency_cpu{sfx}.json`.',
-          'Re-run on a quiet machine for final numbers: `.venv/bin/python benchmarks/latency.py`.']
+          'Re-run on a quiet machine for final numbers: `.venv/bin/python -m benchmarks.latency`.']
     return '\n'.join(L) + '\n'
 
 

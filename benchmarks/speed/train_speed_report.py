@@ -130,7 +130,7 @@ def markdown(rows, sweep, prof, env, args) -> str:
         L += ['', 'Top ops by self CPU time (ms / iter): ' + ', '.join(
             f'{o["op"]} {o["self_ms"]:.0f} ({o["calls"]}x)' for o in prof['top_ops']) + '.']
     L += ['', 'Re-run on a quiet machine for final numbers: '
-          '`.venv/bin/python benchmarks/train_speed.py`.']
+          '`.venv/bin/python -m benchmarks.train_speed`.']
     return '\n'.join(L) + '\n'
 
 

@@ -52,11 +52,11 @@ def test_dry_run_lists_every_step_of_the_cuda_route(tmp_path):
     assert '--ort-device cuda' in latency
     tools = next(c for c in cmds if ' tools ' in c)
     assert tools.startswith(py) and '--device cuda --ort-device cuda' in tools
-    speed = [c for c in cmds if 'benchmarks/train_speed.py' in c]
+    speed = [c for c in cmds if '-m benchmarks.train_speed' in c]
     assert len(speed) == 2 and all('--device cuda' in c and '--batch 32' in c for c in speed)
     assert '--amp' not in speed[0] and ' --amp ' in speed[1]
     assert all(f'--bench-python {sys.executable}' in c for c in speed)
-    loss = next(c for c in cmds if 'benchmarks/loss_ops.py' in c)
+    loss = next(c for c in cmds if '-m benchmarks.loss_ops' in c)
     assert '--device cuda' in loss and f'--out {work}/loss_ops.md' in loss
     assert re.search(r' report --work-dir \S+ --mode cuda --speed-batch 32 --out '
                      r'\S+/gpu_check\.md', cmds[-1])

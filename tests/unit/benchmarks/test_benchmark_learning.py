@@ -4,20 +4,15 @@ COCO -> YOLO label conversion. No training, no /work/shared data."""
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, ROOT)
-
-from benchmarks.common.cache import ResultCache, content_hash, result_key  # noqa: E402
-from benchmarks.common.stats import compare, fmt_mean_std, mean_std  # noqa: E402
-from benchmarks.learning_benchmark.data import (coco_to_yolo, crowd_index,  # noqa: E402
-                                                yolo_label_line)
-from benchmarks.learning_benchmark.runner import plan  # noqa: E402
-from benchmarks.learning_benchmark.scoring import match_diagnostics  # noqa: E402
+from benchmarks.common.cache import ResultCache, content_hash, result_key
+from benchmarks.common.stats import compare, fmt_mean_std, mean_std
+from benchmarks.learning_benchmark.data import coco_to_yolo, crowd_index, yolo_label_line
+from benchmarks.learning_benchmark.runner import plan
+from benchmarks.learning_benchmark.scoring import match_diagnostics
 
 
 def person(x0, y0, w, h, kpts, image_id=1, ann_id=1):

@@ -1,4 +1,4 @@
-"""Device options of the speed benchmarks (benchmarks/train_speed.py, benchmarks/loss_ops.py):
+"""Device options of the speed benchmarks (benchmarks.train_speed, benchmarks.loss_ops):
 GPU stage times are taken between synchronisations, and asking for a GPU or for float16 AMP
 where there is none is a one-line error."""
 import os.path as osp
@@ -35,14 +35,14 @@ def run(*args):
 
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
-@pytest.mark.parametrize('script,args,message', [
-    ('benchmarks/train_speed.py', ['--device', 'cuda', '--no-write'],
+@pytest.mark.parametrize('module,args,message', [
+    ('benchmarks.train_speed', ['--device', 'cuda', '--no-write'],
      f'error: --device cuda: torch {torch.__version__} sees no GPU'),
-    ('benchmarks/train_speed.py', ['--amp', '--no-write'],
+    ('benchmarks.train_speed', ['--amp', '--no-write'],
      'error: --amp is float16 mixed precision on a GPU (--device cuda)'),
-    ('benchmarks/loss_ops.py', ['--device', 'cuda'],
+    ('benchmarks.loss_ops', ['--device', 'cuda'],
      f'error: --device cuda: torch {torch.__version__} sees no GPU'),
 ])
-def test_gpu_options_without_a_gpu_are_one_line_errors(script, args, message):
-    res = run(script, *args)
+def test_gpu_options_without_a_gpu_are_one_line_errors(module, args, message):
+    res = run('-m', module, *args)
     assert res.returncode == 1 and res.stderr.strip().splitlines()[-1] == message

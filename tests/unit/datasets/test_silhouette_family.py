@@ -8,13 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-sys.path.insert(0, ROOT)
 cv2 = pytest.importorskip('cv2')
 
 from benchmarks.learning_benchmark import silhouette_family as F  # noqa: E402
-from benchmarks.learning_benchmark.silhouette_body import (pose_figure,  # noqa: E402
-                                                           sample_body)
+from benchmarks.learning_benchmark.silhouette_body import pose_figure, sample_body  # noqa: E402
 
 COCO_NAMES = ['nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
               'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
