@@ -3,10 +3,12 @@ AP, duplicates and missed people beside the same runs' MAH + OKS-NMS at every th
 Table VI, per data family.
 
     .venv/bin/python -m benchmarks.learning_benchmark.sah_report \\
-        figures=work_dirs/lb_sah [silhouette=work_dirs/lb_sah_silhouette] [--out FILE.md]
+        figures=work_dirs/lb_sah[,work_dirs/lb_more] [silhouette=work_dirs/lb_sah_silhouette] \
+        [--out FILE.md]
 
 Reads ``WORK_DIR/results.json`` (every cached run with status ok, whatever its code hash:
-point it at a work dir that holds one code version). A gap is called a rank only where it
+point it at work dirs whose runs of one row share one code version; several work dirs of
+one family are given comma-separated and merged row by row). A gap is called a rank only where it
 exceeds the larger of the two standard deviations (:func:`benchmarks.common.stats.compare`).
 """
 import argparse
@@ -133,7 +135,10 @@ def main() -> None:
     families = {}
     for spec in a.families:
         name, wd = spec.split('=', 1)
-        families[name] = load_runs(wd)
+        families[name] = {}
+        for one in wd.split(','):  # several caches of one family: rows merge, seed by seed
+            for row, seeds in load_runs(one).items():
+                families[name].setdefault(row, {}).update(seeds)
     L = []
     if a.compact:
         L += compact_table(families, ['erpose-n'] + [f'mah-nms-{t}' for t in NMS_SWEEP]) + ['']
