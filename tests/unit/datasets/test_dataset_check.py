@@ -133,7 +133,7 @@ def test_every_fault_is_reported_and_fixed_or_skipped(data, cache):
 
 
 def test_a_truncated_jpeg_that_decodes_is_still_bad(data, monkeypatch):
-    from erpose_mm.datasets import checks
+    from erpose_mm.datasets import check_items as checks
     raw = json.load(open(osp.join(data, ANN)))
     path = osp.join(data, 'train', raw['images'][0]['file_name'])
     complete = open(path, 'rb').read()
