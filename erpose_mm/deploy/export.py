@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import os.path as osp
+import sys
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -302,25 +303,36 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def _refuse(line: str) -> int:
+    """Print ``line`` (one line, ``error: ...``) on stderr; returns :data:`REFUSAL_STATUS`."""
+    print(line, file=sys.stderr)
+    return REFUSAL_STATUS
+
+
 def main(argv=None) -> int:
-    import sys
+    """``python -m erpose_mm.deploy.export``: 0, or :data:`REFUSAL_STATUS` with one
+    ``error: ...`` line on stderr."""
     args = parse_args(argv)
     size = args.input_size
     if size is not None and len(size) not in (1, 2):
-        sys.exit(f'error: --input-size takes W or W H, got {size}')
+        return _refuse(f'error: --input-size takes W or W H, got {size}')
     if size is not None:
         try:
             check_input_size((size[0], size[-1]), '--input-size')
         except ValueError as e:
-            sys.exit(f'error: {e}')
+            return _refuse(f'error: {e}')
     if osp.exists(args.out_file):
-        sys.exit(f'error: {args.out_file}: exists; not overwritten')
+        return _refuse(f'error: {args.out_file}: exists; not overwritten')
     if args.int8 and (args.calib is None or args.fp16):
-        sys.exit('error: --int8 needs --calib IMG_DIR_OR_COCO_JSON and excludes --fp16')
+        return _refuse('error: --int8 needs --calib IMG_DIR_OR_COCO_JSON and excludes --fp16')
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     for path, what in ((args.config, 'model config'), (ckpt, 'checkpoint')):
         if path is not None and not osp.isfile(path):
-            sys.exit(f'error: {path}: {what} not found')
+            return _refuse(f'error: {path}: {what} not found')
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         fp_file = osp.join(tmp, 'fp32.onnx') if args.int8 else args.out_file
@@ -334,10 +346,10 @@ def main(argv=None) -> int:
                 from .quantize import quantize_onnx
                 quantize_onnx(fp_file, args.out_file, args.calib, num_calib=args.num_calib)
         except (ValueError, ImportError) as e:  # QuantizeError is a ValueError
-            sys.exit(f'error: {args.out_file}: {e}')
+            return _refuse(f'error: {args.out_file}: {e}')
     print(f'wrote {args.out_file} ({"int8" if args.int8 else "fp16" if args.fp16 else "fp32"})')
     return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

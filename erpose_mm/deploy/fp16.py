@@ -22,6 +22,7 @@ split once, at the tensors that leave the network, with one ``Cast`` to float32 
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Set
 
 import numpy as np
@@ -229,10 +230,20 @@ def convert_onnx_to_fp16(in_file: str, out_file: Optional[str] = None,
     return out_file
 
 
+#: exit status of a refusal, as every tool's (``erpose_mm.engine.tool_run.REFUSAL_STATUS``)
+REFUSAL_STATUS = 2
+
+
+def _refuse(line: str) -> int:
+    """Print ``line`` (one line, ``error: ...``) on stderr; returns :data:`REFUSAL_STATUS`."""
+    print(line, file=sys.stderr)
+    return REFUSAL_STATUS
+
+
 def main(argv=None) -> int:
-    """``python -m erpose_mm.deploy.fp16 IN.onnx OUT.onnx``: convert an fp32 export."""
+    """``python -m erpose_mm.deploy.fp16 IN.onnx OUT.onnx``: convert an fp32 export; 0, or
+    :data:`REFUSAL_STATUS` with one ``error: ...`` line on stderr."""
     import argparse
-    import sys
     parser = argparse.ArgumentParser(
         prog='python -m erpose_mm.deploy.fp16',
         description='Convert an ER-Pose ONNX export (export_onnx / tools/deploy.py) to a '
@@ -241,17 +252,17 @@ def main(argv=None) -> int:
     parser.add_argument('out_file', help='.onnx to write (refused if it exists)')
     args = parser.parse_args(argv)
     if osp.exists(args.out_file):
-        sys.exit(f'error: {args.out_file}: exists; not overwritten')
+        return _refuse(f'error: {args.out_file}: exists; not overwritten')
     try:
         convert_onnx_to_fp16(args.in_file, args.out_file)
     except (FileNotFoundError, ValueError) as e:
-        sys.exit(f'error: {e}')
+        return _refuse(f'error: {e}')
     except Exception as e:  # not an ONNX file, ...
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        sys.exit(f'error: {args.in_file}: cannot convert ({first})')
+        return _refuse(f'error: {args.in_file}: cannot convert ({first})')
     print(f'wrote {args.out_file} (fp16)')
     return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -118,7 +118,7 @@ def test_export_cli_fp16_flag(files, tmp_path):
     assert any(t.data_type == FLOAT16 for t in model.graph.initializer)
     # an existing file is never overwritten
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert res.returncode != 0
+    assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1] == f'error: {out}: exists; not overwritten'
 
 

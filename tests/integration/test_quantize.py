@@ -172,7 +172,7 @@ def test_export_int8_cli(work, demo_images):
     cmd = [sys.executable, '-m', 'erpose_mm.deploy.export', CFG_N, ckpt, out, '--input-size',
            str(SIZE)]
     p = subprocess.run(cmd + ['--int8'], capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert p.returncode != 0 and p.stderr.strip().splitlines()[-1].startswith('error: --int8')
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith('error: --int8')
     assert not osp.exists(out)
     p = subprocess.run(cmd + ['--int8', '--calib', demo_images.dir, '--num-calib', '4'],
                        capture_output=True, text=True, timeout=600, cwd=REPO)

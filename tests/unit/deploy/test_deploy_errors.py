@@ -199,7 +199,7 @@ def test_work_dir_that_is_a_file_or_holds_an_earlier_export(files, monkeypatch, 
 
 
 @pytest.mark.slow
-def test_export_onnx_takes_the_config_input_size(tmp_path):
+def test_export_onnx_takes_the_config_input_size(tmp_path, capsys):
     """export_onnx without input_size exports at the size the config tests at (256 for the
     synthetic config), graph and metadata alike; bad sizes are one-line errors."""
     import json
@@ -217,8 +217,7 @@ def test_export_onnx_takes_the_config_input_size(tmp_path):
         with pytest.raises(ValueError, match=r'^export_onnx: input_size \(') as err:
             export_onnx(CFG_256, None, str(tmp_path / 'bad.onnx'), input_size=size)
         assert '\n' not in str(err.value)
-    with pytest.raises(SystemExit) as err:
-        main([CFG_256, 'none', str(tmp_path / 'bad.onnx'), '--input-size', '0'])
-    assert str(err.value.code) == ('error: --input-size (0, 0): width and height must be '
-                                   'positive multiples of 32')
+    assert main([CFG_256, 'none', str(tmp_path / 'bad.onnx'), '--input-size', '0']) == 2
+    assert capsys.readouterr().err == ('error: --input-size (0, 0): width and height must be '
+                                       'positive multiples of 32\n')
     assert not (tmp_path / 'bad.onnx').exists()
