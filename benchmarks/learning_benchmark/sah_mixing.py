@@ -9,7 +9,10 @@ outputs (no training), scored like every row (``sah_diagnostics.score_file``):
   confidence rank the SAH's own cells better (A = 1 is the SAH as deployed)?
 
     .venv/bin/python -m benchmarks.learning_benchmark.sah_mixing ROW_DIR [ROW_DIR ...] \\
-        [--mix sah-pose-mah,fuse-0.5,fuse-0.75] [--json OUT.json]
+        [--mix sah-pose-mah,fuse-0.5,fuse-0.75] [--dedupe 0.5] [--json OUT.json]
+
+``--dedupe THR`` also scores each mix with the SAH's opt-in parallel OKS dedupe
+(``test_cfg.dedupe_thr``) as ``MIX+dedupe``.
 
 An analysis tool: the mixes keep the MAH at inference, which the deployed model does not.
 """
@@ -45,6 +48,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('row_dirs', nargs='+')
     p.add_argument('--mix', default=','.join(MIXES))
+    p.add_argument('--dedupe', type=float, help='also score each mix with test_cfg.dedupe_thr')
     p.add_argument('--json', help='write {row: {mix: scores}} here')
     a = p.parse_args()
     import torch
@@ -62,7 +66,11 @@ def main() -> None:
             if mix not in MIXES:
                 raise SystemExit(f'--mix {mix!r}: expected one of {MIXES}')
             patch_head(mix)
-            report[name].update(decode_run(row_dir, {mix: {'model.test_cfg.score_thr': 0.01}}, []))
+            decodings = {mix: {'model.test_cfg.score_thr': 0.01}}
+            if a.dedupe is not None:
+                decodings[f'{mix}+dedupe'] = {'model.test_cfg.score_thr': 0.01,
+                                              'model.test_cfg.dedupe_thr': a.dedupe}
+            report[name].update(decode_run(row_dir, decodings, []))
         print(json.dumps({name: report[name]}), flush=True)
     if a.json:
         with open(a.json, 'w') as f:
