@@ -47,6 +47,10 @@ from .geometry import (bottomup_resize_params, clip_boxes_to_image, input_to_ima
                        warp_matrix)
 from .image_io import IMAGE_EXTS, VIDEO_EXTS, InputError, read_image, to_bgr8  # noqa: F401
 
+# columns of the exported ``dets`` output (B, k, 5): the box (x1, y1, x2, y2) and the score
+DET_BOX = slice(0, 4)
+DET_SCORE = 4
+
 
 # ----------------------------------------------------------------------------- dedupe
 def dedupe_rows(dets: np.ndarray, kpts: np.ndarray, sigmas: Sequence[float],
@@ -66,7 +70,7 @@ def dedupe_rows(dets: np.ndarray, kpts: np.ndarray, sigmas: Sequence[float],
     Returns:
         (N,) bool: valid rows that are not duplicates.
     """
-    valid = dets[:, 4] > 0
+    valid = dets[:, DET_SCORE] > 0
     xy = np.asarray(kpts[..., :2], np.float32)                               # (N, K, 2)
     wh = np.maximum(xy.max(1) - xy.min(1), np.float32(1))                    # (N, 2)
     area = np.float32(AREA_PER_BOX) * wh[:, 0] * wh[:, 1]                    # (N,)
@@ -367,17 +371,17 @@ class ERPoseONNX:
     def postprocess(self, dets: np.ndarray, kpts: np.ndarray, info: Dict) -> List[Dict]:
         """One image's raw outputs -> list of people in original-image pixels (duplicates
         dropped first with ``dedupe_thr``)."""
-        keep = dets[:, 4] > self.score_thr
+        keep = dets[:, DET_SCORE] > self.score_thr
         if self.dedupe_thr is not None:
             keep &= dedupe_rows(dets, kpts, self.sigmas, self.dedupe_thr)
         dets, kpts = dets[keep], kpts[keep]
         c, s, size = info['center'], info['scale'], info['input_size']
         xy = input_to_image(kpts[..., :2], c, s, size)
-        boxes = input_to_image(dets[:, :4].reshape(-1, 2, 2), c, s, size).reshape(-1, 4)
+        boxes = input_to_image(dets[:, DET_BOX].reshape(-1, 2, 2), c, s, size).reshape(-1, 4)
         clip_boxes_to_image(boxes, info['ori_shape'])
         return [dict(keypoints=xy[i].astype(float).tolist(),
                      keypoint_scores=kpts[i, :, 2].astype(float).tolist(),
-                     bbox=boxes[i].astype(float).tolist(), bbox_score=float(dets[i, 4]))
+                     bbox=boxes[i].astype(float).tolist(), bbox_score=float(dets[i, DET_SCORE]))
                 for i in range(len(dets))]
 
     def __call__(self, img: Union[str, np.ndarray]) -> List[Dict]:
