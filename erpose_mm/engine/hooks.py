@@ -1,4 +1,5 @@
 """Training hooks."""
+import warnings
 from typing import Sequence, Union
 
 import torch
@@ -95,14 +96,54 @@ class ChannelsLastHook(Hook):
     step at 256 px ~1.3x faster (docs/results.md). Runs before the EMA hook copies the model
     and converts in place (``param.data``), so the optimiser built earlier keeps its
     references. State dicts are unaffected in content: checkpoints load into either format.
+
+    Under DistributedDataParallel the weights must be converted before the model is
+    wrapped: DDP lays out its gradient buckets by the parameters' strides when it is
+    built, and parameters converted afterwards no longer match them ("grad strides do
+    not match bucket view strides", a copy of every gradient per step). :class:`~erpose_mm.engine.ERPoseRunner` (the
+    tools' runner) converts the model before wrapping it when ``custom_hooks`` hold this
+    hook, which then finds the weights converted and does nothing. With a plain
+    ``Runner`` the hook converts the wrapped module here and warns once under DDP.
     """
 
     priority = 'HIGH'  # before EMAHook (49) deep-copies the model in before_run
+    _warned_ddp = False
 
     def before_run(self, runner) -> None:
+        from mmengine.model import is_model_wrapper
+        from torch.nn.parallel import DistributedDataParallel
         model = runner.model
-        model = getattr(model, 'module', model)
-        model.to(memory_format=torch.channels_last)
+        bare = model.module if is_model_wrapper(model) else getattr(model, 'module', model)
+        if weights_are_channels_last(bare):
+            return
+        if isinstance(model, DistributedDataParallel) and not ChannelsLastHook._warned_ddp:
+            ChannelsLastHook._warned_ddp = True
+            warnings.warn(
+                'ChannelsLastHook: the model was wrapped in DistributedDataParallel before '
+                'its weights were converted to channels_last; DDP\'s gradient buckets keep '
+                'the old strides (grad strides do not match bucket view strides: extra '
+                'copies, results unlike an unwrapped run). Use ERPoseRunner '
+                '(erpose_mm.engine), which converts before wrapping.', UserWarning)
+        bare.to(memory_format=torch.channels_last)
+
+
+def weights_are_channels_last(model: torch.nn.Module) -> bool:
+    """Whether every 4-D parameter of ``model`` is stored channels_last (True if none)."""
+    return all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in model.parameters() if p.dim() == 4)
+
+
+def wants_channels_last(custom_hooks) -> bool:
+    """Whether a config's ``custom_hooks`` hold a :class:`ChannelsLastHook`."""
+    for hook in custom_hooks or ():
+        kind = hook.get('type') if isinstance(hook, dict) else hook
+        if isinstance(kind, str):
+            if kind.split('.')[-1] == 'ChannelsLastHook':
+                return True
+        elif isinstance(kind, ChannelsLastHook) or (
+                isinstance(kind, type) and issubclass(kind, ChannelsLastHook)):
+            return True
+    return False
 
 
 @HOOKS.register_module()

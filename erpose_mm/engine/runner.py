@@ -45,7 +45,20 @@ class ERPoseRunner(Runner):
 
     def __init__(self, *args, **kwargs) -> None:
         apply_stack_adapters()
+        self._erpose_custom_hooks = kwargs.get('custom_hooks')
         super().__init__(*args, **kwargs)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        """MMEngine's wrapping, after storing the weights channels_last when the config's
+        ``custom_hooks`` hold a :class:`~erpose_mm.engine.ChannelsLastHook`: DDP builds
+        its gradient buckets by the parameters' strides, so they must be converted before
+        it (the hook's ``before_run`` comes after the wrapping)."""
+        import torch
+
+        from .hooks import wants_channels_last
+        if not is_model_wrapper(model) and wants_channels_last(self._erpose_custom_hooks):
+            model.to(memory_format=torch.channels_last)
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def train(self):
         self._erpose_training = True

@@ -162,3 +162,135 @@ def test_sync_bn_on_cpu_ddp_is_refused_in_one_line(tmp_path):
     assert res.stderr.strip().splitlines()[-1] == (
         "error: sync_bn='torch' needs GPUs (torch's SyncBatchNorm runs on CUDA devices only); "
         'on CPUs train with per-process BN (no sync_bn)')
+
+
+# ------------------------------------------------ ChannelsLastHook under DDP (ERPoseRunner)
+STRIDE_WARNING = 'strides do not match bucket view strides'
+
+
+def _runner_cfg(data_root: str, work_dir: str, epochs: int, resume: bool):
+    """The synthetic recipe on ``data_root`` (8 images, 2 per rank: 2 iterations an epoch),
+    without validation and with a deterministic pipeline (no flip, no HSV), so a resumed
+    run sees the images an uninterrupted one sees."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG)
+    pipeline = [dict(t, prob=0.0) if t['type'] == 'RandomFlip' else t
+                for t in cfg.train_pipeline_stage2 if t['type'] != 'YOLOXHSVRandomAug']
+    cfg.train_pipeline_stage1 = cfg.train_pipeline_stage2 = pipeline
+    cfg.work_dir = work_dir
+    cfg.resume = resume
+    cfg.load_from = None
+    ds = cfg.train_dataloader.dataset
+    ds.data_root = data_root
+    ds.pipeline = pipeline
+    cfg.train_dataloader.update(batch_size=B, num_workers=0, persistent_workers=False)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_interval=100)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def _runner_worker(rank: int, port: int, runner_kind: str, data_root: str, work_dir: str,
+                   epochs: int, resume: bool, out_file: str) -> None:
+    import warnings
+
+    import torch.distributed as dist
+    from mmengine.runner import Runner
+    from torch.nn.parallel import DistributedDataParallel
+
+    from erpose_mm.compat import apply_stack_adapters
+    from erpose_mm.engine.runner import ERPoseRunner
+    from erpose_mm.engine.tool_run import setup_cpu_ddp
+
+    apply_stack_adapters()  # what conftest does for the plain Runner's checkpoint loading
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
+                      MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    cfg = _runner_cfg(data_root, work_dir, epochs, resume)
+    cfg.launcher = 'pytorch'
+    assert setup_cpu_ddp(cfg, 'pytorch')
+    try:
+        runner = (ERPoseRunner if runner_kind == 'erpose' else Runner).from_cfg(cfg)
+        assert isinstance(runner.model, DistributedDataParallel)
+        convs = [p for p in runner.model.module.parameters() if p.dim() == 4]
+        at_wrap = bool(convs) and all(p.is_contiguous(memory_format=torch.channels_last)
+                                      for p in convs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            runner.train()
+        convs = [p for p in runner.model.module.parameters() if p.dim() == 4]
+        if rank == 0:
+            torch.save(dict(
+                channels_last_at_wrap=at_wrap,
+                channels_last_after=all(p.is_contiguous(memory_format=torch.channels_last)
+                                        for p in convs),
+                warnings=[str(w.message) for w in caught],
+                state_dict={k: v.detach().clone()
+                            for k, v in runner.model.module.state_dict().items()}),
+                out_file)
+    finally:
+        dist.destroy_process_group()
+
+
+def _train_ddp(runner_kind, data_root, work_dir, epochs, resume=False):
+    import torch.multiprocessing as mp
+    out = osp.join(work_dir, f'result_{epochs}_{int(resume)}.pth')
+    mp.spawn(_runner_worker, args=(_free_port(), runner_kind, data_root, work_dir, epochs,
+                                   resume, out), nprocs=WORLD_SIZE, join=True)
+    return torch.load(out)
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    from erpose_mm.datasets import generate_synthetic_coco
+    root = tmp_path_factory.mktemp('syn')
+    generate_synthetic_coco(str(root), num_train=8, num_val=4, seed=3, min_size=160,
+                            max_size=224, difficulty='easy', progress=False)
+    return str(root) + '/'
+
+
+@pytest.mark.slow
+def test_erpose_runner_converts_to_channels_last_before_ddp(tiny_data, tmp_path, capfd):
+    """With ChannelsLastHook in custom_hooks, ERPoseRunner stores the weights channels_last
+    before wrapping them in DDP: no stride mismatch between gradients and DDP's buckets
+    during training, and the hook (finding them converted) does nothing."""
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    res = _train_ddp('erpose', tiny_data, str(tmp_path / 'erpose'), 1)
+    captured = capfd.readouterr()
+    assert res['channels_last_at_wrap'] and res['channels_last_after']
+    text = '\n'.join(res['warnings']) + captured.out + captured.err
+    assert STRIDE_WARNING not in text
+    assert 'ChannelsLastHook' not in text
+
+
+@pytest.mark.slow
+def test_plain_runner_hook_converts_the_ddp_module_and_warns(tiny_data, tmp_path):
+    """MMEngine's own Runner wraps first: the hook still converts the wrapped module (a
+    plain Runner has no earlier place) and says why that is wrong under DDP."""
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    res = _train_ddp('plain', tiny_data, str(tmp_path / 'plain'), 1)
+    assert not res['channels_last_at_wrap'] and res['channels_last_after']
+    hook_warnings = [w for w in res['warnings'] if w.startswith('ChannelsLastHook:')]
+    assert len(hook_warnings) == 1 and 'DistributedDataParallel' in hook_warnings[0]
+    assert any(STRIDE_WARNING in w for w in res['warnings'])  # what ERPoseRunner avoids
+
+
+@pytest.mark.slow
+def test_resumed_ddp_run_ends_with_the_uninterrupted_weights(tiny_data, tmp_path):
+    """2 epochs under 2-process DDP with ChannelsLastHook via ERPoseRunner, once straight
+    through and once stopped after epoch 1 and resumed: the same final weights."""
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    straight = _train_ddp('erpose', tiny_data, str(tmp_path / 'straight'), 2)
+    work = str(tmp_path / 'resumed')
+    first = _train_ddp('erpose', tiny_data, work, 1)
+    resumed = _train_ddp('erpose', tiny_data, work, 2, resume=True)
+    for res in (straight, first, resumed):
+        assert not any(STRIDE_WARNING in w for w in res['warnings'])
+    ref, got = straight['state_dict'], resumed['state_dict']
+    assert ref.keys() == got.keys()
+    assert any(not torch.equal(first['state_dict'][k], ref[k]) for k in ref)  # epoch 2 trained
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=0, atol=1e-6, msg=lambda m: f'{k}: {m}')

@@ -59,6 +59,22 @@ def test_channels_last_hook_converts_in_place_and_keeps_outputs(quickstart_model
         assert torch.equal(a, b)
 
 
+def test_channels_last_hook_leaves_converted_weights_alone_and_is_found_in_configs():
+    from erpose_mm.engine import ChannelsLastHook
+    from erpose_mm.engine.hooks import wants_channels_last, weights_are_channels_last
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 4, 1))
+    assert not weights_are_channels_last(model)
+    model.to(memory_format=torch.channels_last)
+    ptrs = [p.data_ptr() for p in model.parameters()]
+    HOOKS.build(dict(type='ChannelsLastHook')).before_run(types.SimpleNamespace(model=model))
+    assert [p.data_ptr() for p in model.parameters()] == ptrs  # nothing copied
+    assert weights_are_channels_last(model)
+    cfg = Config.fromfile('configs/erpose/erpose-n_synthetic-256.py')
+    assert wants_channels_last(cfg.custom_hooks)
+    assert wants_channels_last([dict(type='mmpose.ChannelsLastHook')])
+    assert wants_channels_last([ChannelsLastHook()])
+    assert not wants_channels_last([dict(type='EMAHook')]) and not wants_channels_last(None)
+
 
 def _person_sample(h=256, w=256, seed=0):
     from mmengine.structures import InstanceData
